@@ -1,0 +1,147 @@
+"""The HTTP pieces both connectors share, built from airbyte-cdk parts: auth, rate budget, retries and error mapping."""
+
+import logging
+from datetime import timedelta
+from typing import Any, Mapping, Optional, Union
+from urllib.parse import quote
+
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.call_rate import (
+    APIBudget,
+    CallRateLimitHit,
+    HttpRequestMatcher,
+    MovingWindowCallRatePolicy,
+    Rate,
+)
+from airbyte_cdk.sources.streams.http.error_handlers import (
+    BackoffStrategy,
+    ErrorResolution,
+    HttpStatusErrorHandler,
+    JsonErrorMessageParser,
+    ResponseAction,
+)
+from airbyte_cdk.sources.streams.http.http_client import HttpClient
+from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_token import AbstractHeaderAuthenticator
+
+from contacts_api.config import base_url
+
+# Connect fast, but allow a slow page; a hung connection must end in a retry, not a stuck sync.
+REQUEST_TIMEOUT = (10, 120)
+MAX_RETRIES = 8
+MAX_BACKOFF_SECONDS = 60
+# A 429 without Retry-After: wait out the longest window the vendor publishes (per minute).
+RATE_LIMIT_FALLBACK_SECONDS = 60
+
+logger = logging.getLogger("airbyte")
+
+
+class ApiKeyAuthenticator(AbstractHeaderAuthenticator):
+    """`x-api-key: <key>`, with no scheme prefix (the CDK's TokenAuthenticator would add one)."""
+
+    def __init__(self, api_key: str):
+        self._api_key = api_key
+
+    @property
+    def auth_header(self) -> str:
+        return "x-api-key"
+
+    @property
+    def token(self) -> str:
+        return self._api_key
+
+
+class LoggedAPIBudget(APIBudget):
+    """The CDK's APIBudget, saying out loud when it makes the sync wait (the CDK only logs that at debug level)."""
+
+    def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        try:
+            super().acquire_call(request, block=False)
+        except CallRateLimitHit as hit:
+            if not block:
+                raise
+            logger.info(f"waiting {hit.time_to_wait.total_seconds():.1f} s for the rate limit")
+            super().acquire_call(request, block=True, timeout=timeout)
+
+
+def rate_budget(requests_per_minute: int, interval: timedelta = timedelta(minutes=1)) -> APIBudget:
+    """One moving window over every request to the API, as the vendor counts them per account."""
+    return LoggedAPIBudget(
+        policies=[MovingWindowCallRatePolicy(rates=[Rate(limit=requests_per_minute, interval=interval)], matchers=[HttpRequestMatcher()])]
+    )
+
+
+class RetryAfterBackoff(BackoffStrategy):
+    """429: exactly what Retry-After says; 5xx and dropped connections: exponential, capped."""
+
+    def backoff_time(
+        self, response_or_exception: Optional[Union[requests.Response, requests.RequestException]], attempt_count: int
+    ) -> Optional[float]:
+        if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 429:
+            retry_after = response_or_exception.headers.get("Retry-After", "")
+            seconds = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else RATE_LIMIT_FALLBACK_SECONDS
+            logger.info(f"waiting {seconds:g} s for the rate limit (HTTP 429, Retry-After: {retry_after or 'none'})")
+            return seconds
+        return float(min(2**attempt_count, MAX_BACKOFF_SECONDS))
+
+
+def _server_message(response: requests.Response) -> str:
+    message = JsonErrorMessageParser().parse_response_error_message(response)
+    return (message or response.text or response.reason or "no message").strip()[:500]
+
+
+class ContactsErrorHandler(HttpStatusErrorHandler):
+    """Every API answer classified once: retry, rate limited, config error, or fail with the server's message."""
+
+    def __init__(self, api_key: str):
+        super().__init__(logger=logger, max_retries=MAX_RETRIES)
+        self._api_key = api_key
+
+    def _redacted(self, text: str) -> str:
+        # Error bodies may echo request headers; the key must never reach a log or a message.
+        return text.replace(self._api_key, "****") if self._api_key else text
+
+    def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]] = None) -> ErrorResolution:
+        if isinstance(response_or_exception, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
+            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"Connection to the Contacts API failed: {type(response_or_exception).__name__}")
+        if not isinstance(response_or_exception, requests.Response):
+            return super().interpret_response(response_or_exception)
+        status = response_or_exception.status_code
+        if status < 400:
+            return ErrorResolution(ResponseAction.SUCCESS)
+        if status == 429:
+            return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.transient_error, "The Contacts API rate limit was reached (HTTP 429).")
+        if status >= 500 or status == 408:
+            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"The Contacts API had a server error (HTTP {status}).")
+        message = self._redacted(_server_message(response_or_exception))
+        if status in (401, 403):
+            return ErrorResolution(
+                ResponseAction.FAIL,
+                FailureType.config_error,
+                f"The Contacts API rejected the API key (HTTP {status}: {message}). Check the key (Integrations → REST API) and that base_url is your account's host.",
+            )
+        return ErrorResolution(ResponseAction.FAIL, FailureType.system_error, f"The Contacts API answered HTTP {status}: {message}")
+
+
+def http_client(name: str, config: Mapping[str, Any], api_budget: Optional[APIBudget] = None, retries: bool = True) -> HttpClient:
+    """The one way either connector talks to the API; `retries=False` for `check`, which answers from one request."""
+    return HttpClient(
+        name=name,
+        logger=logger,
+        error_handler=ContactsErrorHandler(config["api_key"]),
+        api_budget=api_budget or rate_budget(config["requests_per_minute"]),
+        authenticator=ApiKeyAuthenticator(config["api_key"]),
+        backoff_strategy=RetryAfterBackoff(),
+        request_timeout=REQUEST_TIMEOUT,
+        disable_retries=not retries,
+    )
+
+
+def url(config: Mapping[str, Any], *segments: str) -> str:
+    """`base_url` + `/v1/contacts` + the given segments, each percent-encoded so an id can never leave its path."""
+    return "/".join([base_url(config), "v1", "contacts", *(_path_segment(segment) for segment in segments)])
+
+
+def _path_segment(value: str) -> str:
+    # quote() leaves "." alone, and "/v1/contacts/.." would climb out of the contacts path.
+    return quote(value, safe="").replace(".", "%2E")

@@ -1,0 +1,73 @@
+"""source-contacts check: one request, and a message that says what is wrong."""
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from integration_tests.connector import API_KEY, run_connector, source_config
+
+
+def status(run):
+    [message] = run.of_type("CONNECTION_STATUS")
+    return message["connectionStatus"]
+
+
+def test_check_succeeds_with_one_request(sandbox_factory, tmp_path):
+    api = sandbox_factory(contacts=5)
+    run = run_connector("source-contacts", "check", tmp_path, source_config(api))
+    assert status(run) == {"status": "SUCCEEDED"}
+    assert [(r.method, r.path, r.query) for r in api.requests] == [("GET", "/v1/contacts", {"limit": "1", "page": "1"})]
+
+
+def test_check_names_a_rejected_key(sandbox_factory, tmp_path):
+    api = sandbox_factory(contacts=5, echo_headers_in_errors=True)
+    run = run_connector("source-contacts", "check", tmp_path, {"api_key": "not-the-key", "base_url": api.url})
+    assert status(run)["status"] == "FAILED"
+    assert "rejected the API key (HTTP 401" in status(run)["message"]
+    assert len(api.requests) == 1
+    assert "not-the-key" not in run.stdout + run.stderr
+
+
+def test_check_names_an_unreachable_host(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = run_connector("source-contacts", "check", tmp_path, {"api_key": API_KEY, "base_url": f"http://127.0.0.1:{port}"})
+    assert status(run)["status"] == "FAILED"
+    assert f"http://127.0.0.1:{port} is unreachable or is not the Contacts API" in status(run)["message"]
+
+
+class NotTheApi(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"<html><body>Welcome</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def web_page_host():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotTheApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_check_names_a_host_that_is_not_the_api(web_page_host, tmp_path):
+    run = run_connector("source-contacts", "check", tmp_path, {"api_key": API_KEY, "base_url": web_page_host})
+    assert status(run)["status"] == "FAILED"
+    assert "answered, but not like the Contacts API" in status(run)["message"]
+
+
+def test_check_refuses_plain_http_to_a_remote_host_before_any_request(tmp_path):
+    run = run_connector("source-contacts", "check", tmp_path, {"api_key": API_KEY, "base_url": "http://api.whautomate.com"})
+    assert status(run)["status"] == "FAILED"
+    assert "plain http to a remote host" in status(run)["message"]
+    assert run.errors[0]["failure_type"] == "config_error"
