@@ -64,7 +64,12 @@ class LoggedAPIBudget(APIBudget):
             super().acquire_call(request, block=True, timeout=timeout)
 
 
-def rate_budget(requests_per_minute: int, interval: timedelta = timedelta(minutes=1)) -> APIBudget:
+# The server's minute starts when a request arrives, ours when it leaves: a second of slack keeps network jitter
+# from turning the last request of a window into a 429 (which costs a whole Retry-After), for 1.6 % of throughput.
+RATE_WINDOW = timedelta(seconds=61)
+
+
+def rate_budget(requests_per_minute: int, interval: timedelta = RATE_WINDOW) -> APIBudget:
     """One moving window over every request to the API, as the vendor counts them per account."""
     return LoggedAPIBudget(
         policies=[MovingWindowCallRatePolicy(rates=[Rate(limit=requests_per_minute, interval=interval)], matchers=[HttpRequestMatcher()])]

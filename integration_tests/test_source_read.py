@@ -105,3 +105,15 @@ def test_key_never_printed_even_when_error_bodies_echo_headers(sandbox_factory, 
     assert run.returncode == 0, run.stderr
     assert any(r.status and r.status >= 500 for r in api.requests)
     assert API_KEY not in run.stdout + run.stderr
+
+
+def test_budget_keeps_under_requests_per_minute_without_a_single_429(sandbox_factory, tmp_path):
+    """Takes a minute: 26 requests at 20 per minute."""
+    api = sandbox_factory(contacts=250, requests_per_minute=20, window_seconds=60)
+    run = run_connector("source-contacts", "read", tmp_path, source_config(api, page_size=10, requests_per_minute=20), catalog("contacts"))
+    assert run.returncode == 0, run.stderr
+    assert len(run.records["contacts"]) == 250
+    assert api.throttled == 0 and len(api.requests) == 26
+    times = [r.received_at for r in api.requests]
+    assert max(sum(1 for t in times if start <= t < start + 60) for start in times) == 20
+    assert any(line.startswith("waiting ") and line.endswith(" s for the rate limit") for line in run.logs)
