@@ -99,7 +99,7 @@ def iso_utc(moment: datetime) -> str:
 
 @functools.cache
 def _time_tables() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    days = tuple(f"{_EPOCH + timedelta(days=d)}T" for d in range(_SPAN_DAYS))
+    days = tuple(f"{_EPOCH + timedelta(days=d)}T" for d in range(_SPAN_DAYS + 1))  # +1: float rounding at the end
     clock = tuple(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400))
     millis = tuple(f".{ms:03d}Z" for ms in range(1000))
     return days, clock, millis
