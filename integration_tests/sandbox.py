@@ -579,9 +579,10 @@ class SandboxAPI:
         if add:
             new = current + [t for t in dict.fromkeys(tags) if t not in current]
         else:
-            new = [t for t in current if t not in set(tags)]
+            removed = set(tags)
+            new = [t for t in current if t not in removed]
         if new != current:
-            contact["tags"] = new  # a new list: seeded contacts' lists must not be shared by callers
+            contact["tags"] = new
             contact["updatedAt"] = iso_utc(datetime.now(timezone.utc))
         return {"id": contact_id, "tags": list(new)}
 

@@ -1,6 +1,5 @@
 """Fast tests of the sandbox Contacts API (integration_tests/sandbox.py), over real HTTP with requests."""
 
-import json
 import random
 import re
 import signal
