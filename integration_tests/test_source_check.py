@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from integration_tests.connector import API_KEY, run_connector, source_config
+from integration_tests.connector import API_KEY, catalog, run_connector, source_config
 
 
 def status(run):
@@ -40,10 +40,12 @@ def test_check_names_an_unreachable_host(tmp_path):
 
 
 class NotTheApi(BaseHTTPRequestHandler):
+    status, content_type, body = 200, "text/html", b"<html><body>Welcome</body></html>"
+
     def do_GET(self):
-        body = b"<html><body>Welcome</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
+        body = self.body
+        self.send_response(self.status)
+        self.send_header("Content-Type", self.content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -52,11 +54,27 @@ class NotTheApi(BaseHTTPRequestHandler):
         pass
 
 
+class RejectsTheFilter(NotTheApi):
+    status, content_type, body = 422, "application/json", b'{"message": "locationId is not a valid id"}'
+
+
+def serve(handler):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 @pytest.fixture
 def web_page_host():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), NotTheApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server, address = serve(NotTheApi)
+    yield address
+    server.shutdown()
+
+
+@pytest.fixture
+def filter_rejecting_host():
+    server, address = serve(RejectsTheFilter)
+    yield address
     server.shutdown()
 
 
@@ -71,3 +89,10 @@ def test_check_refuses_plain_http_to_a_remote_host_before_any_request(tmp_path):
     assert status(run)["status"] == "FAILED"
     assert "plain http to a remote host" in status(run)["message"]
     assert run.errors[0]["failure_type"] == "config_error"
+
+
+def test_other_4xx_fail_at_once_with_the_status_and_the_servers_message(filter_rejecting_host, tmp_path):
+    config = {"api_key": API_KEY, "base_url": filter_rejecting_host, "location_id": "nope"}
+    run = run_connector("source-contacts", "read", tmp_path, config, catalog("contacts"))
+    assert run.returncode != 0
+    assert "The Contacts API answered HTTP 422: locationId is not a valid id" in [error["message"] for error in run.errors]
