@@ -20,12 +20,7 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from integration_tests import sandbox  # noqa: E402
 from integration_tests.sandbox import SandboxAPI  # noqa: E402
-
-# The sandbox sends headers and body in two writes; with Nagle on, the body waits for the client's
-# delayed ACK (~43 ms per request measured), which would swamp what the connectors themselves cost.
-sandbox._Handler.disable_nagle_algorithm = True
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 SOURCE_BIN = ROOT / ".venv" / "bin" / "source-contacts"
@@ -36,12 +31,12 @@ CONNECTORS = {
 API_KEY = "sandbox-key"
 NO_LIMIT_RPM = 10_000  # spec maximum; a 60 s moving window of 10,000 never binds below 10,000 requests
 
-# The connector runs under a fresh, small helper that reaps it with os.wait4: the kernel's ru_maxrss
-# of that one process (its high-water mark, no sampling gaps). Not measured from this process
-# directly because exec carries the parent's peak RSS (here: the whole sandbox) into the child's.
+# The connector runs under a fresh, small helper that reaps it with os.wait4, which returns the kernel's
+# ru_maxrss (high-water mark, no sampling gaps) and CPU time of that one process. Not spawned from this
+# process directly because exec carries the parent's peak RSS (here: the whole sandbox) into the child's.
 RSS_HELPER = (
     "import os,sys;pid=os.posix_spawnp(sys.argv[2],sys.argv[2:],os.environ);"
-    "_,st,ru=os.wait4(pid,0);open(sys.argv[1],'w').write(str(ru.ru_maxrss));"
+    "_,st,ru=os.wait4(pid,0);open(sys.argv[1],'w').write(f'{ru.ru_maxrss} {ru.ru_utime+ru.ru_stime}');"
     "sys.exit(os.waitstatus_to_exitcode(st))"
 )
 
@@ -67,7 +62,7 @@ def run(connector, api, streams=("contacts",), rpm=NO_LIMIT_RPM, page_size=100):
             found = {s["name"]: s for s in discover(connector, str(config))}
         except RuntimeError as e:
             return {"connector": connector, "streams": list(streams), "records": {}, "requests": 0,
-                    "wall_s": 0, "exit_code": -1, "errors": [str(e)]}
+                    "wall_s": 0, "peak_rss_mb": None, "exit_code": -1, "errors": [str(e)]}
         catalog = tmp / "catalog.json"
         catalog.write_text(json.dumps({"streams": [
             {"stream": found[name], "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
@@ -100,6 +95,7 @@ def run(connector, api, streams=("contacts",), rpm=NO_LIMIT_RPM, page_size=100):
         if rc != 0 or errors:
             errors.append(f"exit {rc}; stderr tail: {(tmp / 'stderr').read_text()[-1000:]}")
         records = sum(counts.values())
+        maxrss_kb, cpu = (tmp / "rss").read_text().split()
         return {"connector": connector, "streams": list(streams),
                 "records": counts, "unique_contact_ids": len(ids), "state_messages": states,
                 "requests": len(api.requests) - before[0], "throttled": api.throttled - before[1],
@@ -107,15 +103,23 @@ def run(connector, api, streams=("contacts",), rpm=NO_LIMIT_RPM, page_size=100):
                 "wall_s": round(wall, 2), "first_record_s": round(first or 0, 2),
                 "records_per_s": round(records / wall),
                 # excludes start-up and CDK import; under 0.5 s it only measures how output bursts arrive
-                "records_per_s_after_first": round(records / (last - first)) if last and last - first > 0.5 else None, "peak_rss_mb": round(int((tmp / "rss").read_text()) / 1024, 1),
+                "records_per_s_after_first": round(records / (last - first)) if last and last - first > 0.5 else None,
+                "cpu_s": round(float(cpu), 2), "peak_rss_mb": round(int(maxrss_kb) / 1024, 1),
                 "exit_code": rc, "errors": errors}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def pkg(name):
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
 def table(rows, cols):
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    lines += ["| " + " | ".join("" if r.get(c) is None else str(r[c]) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
 
@@ -141,7 +145,8 @@ def main():
     md += ["### a. Throughput, no rate limit, page_size 100, `contacts` full refresh\n",
            table([{**r, "records": r["records"].get("contacts", 0)} for r in rows],
                  ["connector", "contacts", "records", "unique_contact_ids", "requests", "wall_s",
-                  "first_record_s", "records_per_s", "records_per_s_after_first", "peak_rss_mb", "exit_code"]), ""]
+                  "first_record_s", "records_per_s", "records_per_s_after_first", "cpu_s", "peak_rss_mb",
+                  "exit_code"]), ""]
 
     if have_source:
         rows = []
@@ -152,7 +157,7 @@ def main():
                              "records": ", ".join(f"{k} {v}" for k, v in r["records"].items())})
         results["requests"] = rows
         md += ["### b. Requests: both streams vs `contacts` alone (10,000 contacts)\n",
-               table(rows, ["streams", "records", "requests", "wall_s", "exit_code"]), ""]
+               table(rows, ["streams", "records", "requests", "wall_s", "cpu_s", "exit_code"]), ""]
 
     if have_source and (args.rate or not args.quick):
         with SandboxAPI(contacts=15_000, requests_per_minute=100, window_seconds=60) as api:
@@ -172,17 +177,11 @@ def main():
                 rows.append({**run("source-contacts", api), "contacts": n})
                 rows[-1]["records"] = rows[-1]["records"].get("contacts", 0)
         results["memory"] = rows
-        ratio = round(rows[1]["peak_rss_mb"] / rows[0]["peak_rss_mb"], 2)
+        ratio = round(rows[1]["peak_rss_mb"] / rows[0]["peak_rss_mb"], 2) if all(r["peak_rss_mb"] for r in rows) else None
         md += ["### d. Source peak RSS, 10,000 vs 500,000 contacts\n",
-               table(rows, ["contacts", "records", "wall_s", "peak_rss_mb", "exit_code"]),
+               table(rows, ["contacts", "records", "wall_s", "cpu_s", "peak_rss_mb", "exit_code"]),
                f"\nratio 500k/10k: **{ratio}**\n"]
         results["memory_ratio"] = ratio
-
-    def pkg(name):
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     command = ".venv/bin/python benchmarks/run.py " + " ".join(sys.argv[1:])

@@ -1,9 +1,8 @@
 """The two streams. All talk with `GET /v1/contacts` lives in ContactsApiStream; a stream says its name, keys and
 what one contact becomes."""
 
-import json
+import functools
 from abc import ABC, abstractmethod
-from importlib import resources
 from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 
 import requests
@@ -55,8 +54,10 @@ class ContactsApiStream(HttpStream, IncrementalMixin, ABC):
     def path(self, **kwargs: Any) -> str:
         return "v1/contacts"
 
+    @functools.cache
     def get_json_schema(self) -> Mapping[str, Any]:
-        return json.loads(resources.files("source_contacts").joinpath(f"schemas/{self.name}.json").read_text(encoding="utf-8"))
+        # The CDK asks for the schema with every record; the file is read once per stream.
+        return super().get_json_schema()
 
     def get_error_handler(self) -> ContactsErrorHandler:
         return ContactsErrorHandler(self._config["api_key"])

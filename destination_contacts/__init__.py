@@ -1,0 +1,3 @@
+from destination_contacts.destination import DestinationContacts
+
+__all__ = ["DestinationContacts"]

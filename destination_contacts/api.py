@@ -1,0 +1,121 @@
+"""The requests: the contact list and phone search (reads), and the write calls, through the shared HttpClient pieces."""
+
+import logging
+from typing import Any, Iterator, List, Mapping, Optional, Union
+
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.call_rate import APIBudget
+from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
+from airbyte_cdk.sources.streams.http.http_client import HttpClient
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from contacts_api.http import REQUEST_TIMEOUT, ApiKeyAuthenticator, ContactsErrorHandler, RetryAfterBackoff, http_client, url
+from source_contacts.paging import PageNumberPaginator
+
+logger = logging.getLogger("airbyte")
+
+PAGE_SIZE = 100
+# Answers about one record, not about the sync: the writer turns them into a rejection or a recovery.
+RECORD_STATUSES = {400: "invalid", 404: "gone", 409: "conflict", 422: "invalid"}
+
+
+class RecordProblem(Exception):
+    def __init__(self, kind: str, status: int, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.message = message
+
+
+class WriteErrorHandler(ContactsErrorHandler):
+    """The shared classification, except that a 400/404/409/422 comes back to the caller instead of failing the sync."""
+
+    def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]] = None) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code in RECORD_STATUSES:
+            return ErrorResolution(ResponseAction.IGNORE, None, f"HTTP {response_or_exception.status_code}: handled per record")
+        return super().interpret_response(response_or_exception)
+
+
+def write_client(config: Mapping[str, Any], api_budget: APIBudget) -> HttpClient:
+    # contacts_api.http.http_client with another error handler; that function could take one as a parameter.
+    return HttpClient(
+        name="contacts",
+        logger=logger,
+        error_handler=WriteErrorHandler(config["api_key"]),
+        api_budget=api_budget,
+        authenticator=ApiKeyAuthenticator(config["api_key"]),
+        backoff_strategy=RetryAfterBackoff(),
+        request_timeout=REQUEST_TIMEOUT,
+    )
+
+
+class ContactsApi:
+    def __init__(self, config: Mapping[str, Any], api_budget: APIBudget):
+        self._config = config
+        self._reads = http_client("contacts", config, api_budget)
+        self._writes = write_client(config, api_budget)
+
+    def pages(self) -> Iterator[List[Mapping[str, Any]]]:
+        """Every contact, page by page, ending where the source's walk ends."""
+        paginator = PageNumberPaginator()
+        while True:
+            page = self._list({"limit": PAGE_SIZE, "page": paginator.page})
+            paginator.observe(page)
+            yield page
+            if paginator.next_page_token() is None:
+                return
+
+    def search(self, text: str) -> List[Mapping[str, Any]]:
+        """The first page of a searchText query: a phone number matches few contacts."""
+        return self._list({"limit": PAGE_SIZE, "page": 1, "searchText": text})
+
+    def create(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        return self._write("POST", (), body)
+
+    def update(self, contact_id: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        return self._write("PUT", (contact_id,), body)
+
+    def add_tags(self, contact_id: str, tags: List[str]) -> Mapping[str, Any]:
+        return self._write("POST", (contact_id, "tags", "add"), {"tags": list(tags)})
+
+    def remove_tags(self, contact_id: str, tags: List[str]) -> Mapping[str, Any]:
+        return self._write("POST", (contact_id, "tags", "remove"), {"tags": list(tags)})
+
+    def delete(self, contact_id: str) -> None:
+        self._write("DELETE", (contact_id,), None)
+
+    def _list(self, params: Mapping[str, Any]) -> List[Mapping[str, Any]]:
+        _, response = self._reads.send_request("GET", url(self._config), request_kwargs={}, params=params)
+        page = _json(response)
+        if not isinstance(page, list) or not all(isinstance(contact, dict) for contact in page):
+            raise _error("GET /v1/contacts did not answer a JSON array of contacts; is base_url the Contacts API host?", FailureType.config_error)
+        return page
+
+    def _write(self, method: str, segments: tuple, body: Optional[Mapping[str, Any]]) -> Mapping[str, Any]:
+        _, response = self._writes.send_request(method, url(self._config, *segments), request_kwargs={}, json=body)
+        if response.status_code in RECORD_STATUSES:
+            raise RecordProblem(RECORD_STATUSES[response.status_code], response.status_code, _message(response))
+        answer = _json(response)
+        if method != "DELETE" and (not isinstance(answer, dict) or not isinstance(answer.get("id"), str)):
+            raise _error(f"{method} {response.request.path_url} answered HTTP {response.status_code} without a contact id in a JSON object", FailureType.system_error)
+        return answer
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _message(response: requests.Response) -> str:
+    answer = _json(response)
+    message = answer.get("message") if isinstance(answer, dict) else None
+    # filter_secrets: error bodies may echo request headers, and the key is registered as a secret at startup.
+    return filter_secrets(f"HTTP {response.status_code}: {str(message or response.text or response.reason)[:300]}")
+
+
+def _error(message: str, failure_type: FailureType) -> AirbyteTracedException:
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=failure_type)

@@ -1,0 +1,65 @@
+"""Runs a Change: the calls in order, each answer written back into the account index. The dry-run writer plans
+the same way and answers as the API would, sending nothing.
+
+The seam for concurrency: `apply` is called once per record, in input order, and `flush` before every state
+message is echoed. A concurrent writer may run changes for different contacts at once, as long as `flush` waits
+for all of them (and changes to one contact stay in order)."""
+
+from typing import Any, Dict, Mapping
+
+from destination_contacts.account import Account
+from destination_contacts.api import ContactsApi
+from destination_contacts.plan import Change
+
+
+class ApiWriter:
+    def __init__(self, api: ContactsApi, account: Account):
+        self._api = api
+        self._account = account
+
+    def apply(self, change: Change) -> Mapping[str, Any]:
+        """Returns the contact as it now is (for a delete: as it was). Raises api.RecordProblem on a per-record answer."""
+        contact_id = change.contact_id
+        if change.delete:
+            self._api.delete(contact_id)
+            return self._account_forget(contact_id)
+        contact = None
+        if change.creates:
+            contact = self._account.remember(self._api.create(change.body))
+            contact_id = contact["id"]
+        elif change.body:
+            contact = self._account.remember(self._api.update(contact_id, change.body))
+        if change.add_tags:
+            self._account.set_tags(contact_id, self._api.add_tags(contact_id, change.add_tags).get("tags") or [])
+        if change.remove_tags:
+            self._account.set_tags(contact_id, self._api.remove_tags(contact_id, change.remove_tags).get("tags") or [])
+        return self._account.find(contact_id, None, load=False) or contact or {"id": contact_id}
+
+    def flush(self) -> None:
+        """Every change applied so far is done: true at once for this writer, which runs one call at a time."""
+
+    def _account_forget(self, contact_id: str) -> Dict[str, Any]:
+        gone = dict(self._account.find(contact_id, None, load=False) or {"id": contact_id})
+        self._account.forget(contact_id)
+        return gone
+
+
+class DryRunWriter(ApiWriter):
+    """Answers as the API would, so later records of the same sync see this one's planned effect."""
+
+    def __init__(self, account: Account):
+        self._account = account
+        self._created = 0
+
+    def apply(self, change: Change) -> Mapping[str, Any]:
+        if change.delete:
+            return self._account_forget(change.contact_id)
+        if change.creates:
+            self._created += 1
+            current = {"id": f"dry-run-new-{self._created}", "tags": []}
+        else:
+            current = dict(self._account.find(change.contact_id, None, load=False) or {"id": change.contact_id})
+        current.update(change.body or {})
+        tags = [tag for tag in current.get("tags") or [] if tag not in change.remove_tags]
+        current["tags"] = tags + [tag for tag in change.add_tags if tag not in tags]
+        return self._account.remember(current)
