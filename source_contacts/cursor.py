@@ -21,6 +21,14 @@ def format_time(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _walk_began(server_time: Optional[str]) -> datetime:
+    """By the server's clock (its Date header, to the second) where it said, else by ours."""
+    try:
+        return parsedate_to_datetime(server_time) - timedelta(seconds=1)
+    except (TypeError, ValueError):
+        return datetime.now(timezone.utc)
+
+
 class UpdatedAtCursor:
     """Emits contacts updated at or after the lower bound, and those without updatedAt.
 
@@ -45,8 +53,7 @@ class UpdatedAtCursor:
         """Moves the bound once the whole list was read."""
         if self._newest_seen is None:
             return
-        walk_began = parsedate_to_datetime(server_time) - timedelta(seconds=1) if server_time else datetime.now(timezone.utc)
-        newest = min(self._newest_seen, walk_began)
+        newest = min(self._newest_seen, _walk_began(server_time))
         if self.lower_bound is None or newest > self.lower_bound:
             self.lower_bound = newest
 

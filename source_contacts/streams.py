@@ -8,6 +8,7 @@ from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 import requests
 from airbyte_cdk.models import (
     AirbyteMessage,
+    AirbyteStateBlob,
     AirbyteStateMessage,
     AirbyteStateType,
     AirbyteStreamState,
@@ -16,7 +17,6 @@ from airbyte_cdk.models import (
     SyncMode,
     Type,
 )
-from airbyte_cdk.models import AirbyteStateBlob
 from airbyte_cdk.sources.streams import IncrementalMixin
 from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http import HttpStream

@@ -1,6 +1,3 @@
-import json
-from datetime import timedelta
-
 import pytest
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -82,3 +79,11 @@ def test_cursor_never_moves_past_the_start_of_the_walk():
 def test_start_date_is_the_first_bound_and_state_wins_over_it():
     assert UpdatedAtCursor(None, "2025-06-01T00:00:00Z").state() == {"updatedAt": "2025-06-01T00:00:00.000Z"}
     assert UpdatedAtCursor("2026-02-02T00:00:00Z", "2025-06-01T00:00:00Z").state() == {"updatedAt": "2026-02-02T00:00:00.000Z"}
+
+
+def test_a_missing_or_garbled_date_header_falls_back_to_our_clock():
+    for server_time in (None, "not a date"):
+        cursor = UpdatedAtCursor(None, None)
+        cursor.accepts({"updatedAt": "2026-01-01T00:00:00Z"})
+        cursor.close(server_time)
+        assert cursor.state() == {"updatedAt": "2026-01-01T00:00:00.000Z"}
