@@ -5,7 +5,7 @@ The seam for concurrency: `apply` is called once per record, in input order, and
 message is echoed. A concurrent writer may run changes for different contacts at once, as long as `flush` waits
 for all of them (and changes to one contact stay in order)."""
 
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, List, Mapping
 
 from destination_contacts.account import Account
 from destination_contacts.api import ContactsApi
@@ -23,17 +23,22 @@ class ApiWriter:
         if change.delete:
             self._api.delete(contact_id)
             return self._account_forget(contact_id)
-        contact = None
+        # The API's answers are undocumented: what it echoes wins, what it leaves out is taken from what was sent.
+        known = dict(self._account.find(contact_id, None, load=False) or {"id": contact_id, "tags": []}) if contact_id else {"tags": []}
         if change.creates:
-            contact = self._account.remember(self._api.create(change.body))
-            contact_id = contact["id"]
+            known = self._account.remember({**known, **change.body, **self._api.create(change.body)})
+            contact_id = known["id"]
         elif change.body:
-            contact = self._account.remember(self._api.update(contact_id, change.body))
+            known = self._account.remember({**known, **change.body, **self._api.update(contact_id, change.body)})
+        tags = list(known.get("tags") or [])
         if change.add_tags:
-            self._account.set_tags(contact_id, self._api.add_tags(contact_id, change.add_tags).get("tags") or [])
+            answer = self._api.add_tags(contact_id, change.add_tags)
+            tags = _tags(answer, tags + [tag for tag in change.add_tags if tag not in tags])
         if change.remove_tags:
-            self._account.set_tags(contact_id, self._api.remove_tags(contact_id, change.remove_tags).get("tags") or [])
-        return self._account.find(contact_id, None, load=False) or contact or {"id": contact_id}
+            answer = self._api.remove_tags(contact_id, change.remove_tags)
+            tags = _tags(answer, [tag for tag in tags if tag not in change.remove_tags])
+        self._account.set_tags(contact_id, tags)
+        return self._account.find(contact_id, None, load=False) or known
 
     def flush(self) -> None:
         """Every change applied so far is done: true at once for this writer, which runs one call at a time."""
@@ -63,3 +68,8 @@ class DryRunWriter(ApiWriter):
         tags = [tag for tag in current.get("tags") or [] if tag not in change.remove_tags]
         current["tags"] = tags + [tag for tag in change.add_tags if tag not in tags]
         return self._account.remember(current)
+
+
+def _tags(answer: Mapping[str, Any], expected: List[str]) -> List[str]:
+    tags = answer.get("tags")
+    return tags if isinstance(tags, list) else expected

@@ -1,0 +1,453 @@
+"""destination-contacts write, run as the real CLI with records on stdin against the sandbox: exact requests, exact
+final account state."""
+
+import json
+import os
+import select
+import subprocess
+
+import pytest
+
+from integration_tests.connector import API_KEY, BIN, run_connector
+
+SERVER_FIELDS = ("createdAt", "updatedAt")
+A, B, C = "+971501234567", "+971501234568", "+971501234569"
+
+
+def config(api, **options):
+    return {"api_key": API_KEY, "base_url": api.url, **options}
+
+
+def catalog(*streams):
+    """streams: (name, destination_sync_mode) pairs, or (name, mode, destination_object_name)."""
+    configured = []
+    for name, mode, *target in streams:
+        stream = {
+            "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
+            "sync_mode": "full_refresh",
+            "destination_sync_mode": mode,
+        }
+        if target:
+            stream["destination_object_name"] = target[0]
+        configured.append(stream)
+    return {"streams": configured}
+
+
+def record(data, stream="contacts"):
+    return {"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": 1}}
+
+
+def state(value):
+    return {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"n": value}}}}
+
+
+def stdin(*messages):
+    return "".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages)
+
+
+def write(api, tmp_path, streams, *messages, **options):
+    return run_connector("destination-contacts", "write", tmp_path, config(api, **options), catalog(*streams), stdin=stdin(*messages))
+
+
+def writes(api):
+    """Every request but the reads, as (method, path, body)."""
+    return [(r.method, r.path, r.body) for r in api.requests if r.method != "GET"]
+
+
+def reads(api):
+    return [(r.path, r.query) for r in api.requests if r.method == "GET"]
+
+
+SCAN = [("/v1/contacts", {"limit": "100", "page": "1"}), ("/v1/contacts", {"limit": "100", "page": "2"})]
+
+
+def account(api):
+    return [{k: v for k, v in contact.items() if k not in SERVER_FIELDS} for contact in api.snapshot()]
+
+
+def summary(run):
+    for line in reversed(run.logs):
+        if line.startswith("{") and '"created"' in line:
+            return json.loads(line)
+    raise AssertionError(f"no summary in {run.logs}")
+
+
+def counts(**given):
+    base = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "tags_added": 0, "tags_removed": 0, "rejected": 0, "dry_run": False}
+    return {**base, **given}
+
+
+def seed(api, *contacts):
+    return [c["id"] for c in api.add_contacts([{**c, "tags": c.get("tags", [])} for c in contacts])]
+
+
+# --- create, upsert, unchanged ------------------------------------------------------------------------
+
+
+def test_append_creates_with_tags_through_the_tag_endpoint_and_no_scan(sandbox_factory, tmp_path):
+    api = sandbox_factory()
+    run = write(api, tmp_path, [("contacts", "append")],
+                record({"name": "Zoë", "phoneNumber": "+971 50 123 4567", "stage": "Lead", "tags": ["VIP", "café"],
+                        "createdAt": "2025-01-01T00:00:00Z", "channel": "Whatsapp"}),
+                record({"name": "Ahmed", "phoneNumber": B}))
+    assert run.returncode == 0, run.stderr
+    [first, second] = [c["id"] for c in api.snapshot()]
+    assert reads(api) == []  # append only creates: nothing to match, so no scan
+    assert writes(api) == [
+        ("POST", "/v1/contacts", {"name": "Zoë", "phoneNumber": A, "stage": "Lead"}),
+        ("POST", f"/v1/contacts/{first}/tags/add", {"tags": ["VIP", "café"]}),
+        ("POST", "/v1/contacts", {"name": "Ahmed", "phoneNumber": B}),
+    ]
+    assert account(api) == [
+        {"id": first, "tags": ["VIP", "café"], "name": "Zoë", "phoneNumber": A, "stage": "Lead"},
+        {"id": second, "tags": [], "name": "Ahmed", "phoneNumber": B},
+    ]
+    assert summary(run) == counts(created=2, tags_added=2)
+    assert any("not written" in line and "channel, createdAt" in line for line in run.logs)
+
+
+def test_upsert_matches_by_id_then_by_phone_in_local_format(sandbox_factory, tmp_path):
+    api = sandbox_factory()
+    first, second = seed(api, {"name": "Zoë", "phoneNumber": A, "notes": "old"}, {"name": "Ahmed", "phoneNumber": B, "stage": "Lead"})
+    run = write(api, tmp_path, [("contacts", "append_dedup")],
+                record({"id": first, "name": "Zoë", "phoneNumber": A, "notes": "new"}),
+                record({"name": "Ahmed", "phoneNumber": "050 123 4568", "stage": "Customer"}),
+                record({"name": "Liam", "phoneNumber": "0501234569"}),
+                default_region="AE")
+    assert run.returncode == 0, run.stderr
+    third = api.snapshot()[2]["id"]
+    assert reads(api) == SCAN
+    assert writes(api) == [
+        ("PUT", f"/v1/contacts/{first}", {"name": "Zoë", "phoneNumber": A, "notes": "new"}),
+        ("PUT", f"/v1/contacts/{second}", {"name": "Ahmed", "phoneNumber": B, "stage": "Customer"}),
+        ("POST", "/v1/contacts", {"name": "Liam", "phoneNumber": C}),
+    ]
+    assert account(api) == [
+        {"id": first, "name": "Zoë", "phoneNumber": A, "notes": "new", "tags": []},
+        {"id": second, "name": "Ahmed", "phoneNumber": B, "stage": "Customer", "tags": []},
+        {"id": third, "tags": [], "name": "Liam", "phoneNumber": C},
+    ]
+    assert summary(run) == counts(created=1, updated=2)
+
+
+def test_unchanged_record_and_second_identical_run_send_no_write(sandbox_factory, tmp_path):
+    api = sandbox_factory()
+    [existing] = seed(api, {"name": "Zoë", "phoneNumber": A, "stage": "Lead", "location": {"id": "loc1", "title": "Dubai Mall"}, "tags": ["VIP"]})
+    messages = [
+        # Same contact in another spelling, location by id only, a tag it has: nothing to do.
+        record({"name": "Zoë", "phoneNumber": "+971-50-123-4567", "stage": "Lead", "location": {"id": "loc1"}, "tags": ["VIP"], "updatedAt": "x"}),
+        record({"name": "Ahmed", "phoneNumber": B, "tags": ["new"], "customFields": {"score": 3}}),
+    ]
+    first = write(api, tmp_path, [("contacts", "append_dedup")], *messages)
+    assert first.returncode == 0, first.stderr
+    created = api.snapshot()[1]["id"]
+    assert writes(api) == [
+        ("POST", "/v1/contacts", {"name": "Ahmed", "phoneNumber": B, "customFields": {"score": 3}}),
+        ("POST", f"/v1/contacts/{created}/tags/add", {"tags": ["new"]}),
+    ]
+    assert summary(first) == counts(created=1, unchanged=1, tags_added=1)
+    before = api.snapshot()
+    api.reset_requests()
+    second = write(api, tmp_path, [("contacts", "append_dedup")], *messages)
+    assert second.returncode == 0, second.stderr
+    assert writes(api) == [] and reads(api) == SCAN
+    assert api.snapshot() == before
+    assert summary(second) == counts(unchanged=2)
+    assert existing == before[0]["id"]
+
+
+# --- tags ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tag_mode", ["add", "sync"])
+def test_tags_change_only_through_the_tag_endpoints(sandbox_factory, tmp_path, tag_mode):
+    api = sandbox_factory()
+    [contact, untouched] = seed(api, {"name": "Zoë", "phoneNumber": A, "tags": ["a", "b", "c"]}, {"name": "Ahmed", "phoneNumber": B, "tags": ["a"]})
+    run = write(api, tmp_path, [("contacts", "append_dedup")],
+                record({"name": "Zoë", "phoneNumber": A, "notes": "hi", "tags": ["a", "d", "e", "d"]}),
+                record({"name": "Ahmed", "phoneNumber": B}),  # no tags field: its tags are left alone even in sync mode
+                tag_mode=tag_mode)
+    assert run.returncode == 0, run.stderr
+    expected = [
+        ("PUT", f"/v1/contacts/{contact}", {"name": "Zoë", "phoneNumber": A, "notes": "hi"}),
+        ("POST", f"/v1/contacts/{contact}/tags/add", {"tags": ["d", "e"]}),
+    ]
+    if tag_mode == "sync":
+        expected.append(("POST", f"/v1/contacts/{contact}/tags/remove", {"tags": ["b", "c"]}))
+    assert writes(api) == expected
+    tags = {c["id"]: c["tags"] for c in api.snapshot()}
+    assert tags == {contact: ["a", "d", "e"] if tag_mode == "sync" else ["a", "b", "c", "d", "e"], untouched: ["a"]}
+    assert summary(run) == counts(updated=1, unchanged=1, tags_added=2, tags_removed=2 if tag_mode == "sync" else 0)
+
+
+def test_contact_tags_rows_add_and_remove_one_tag_each(sandbox_factory, tmp_path):
+    api = sandbox_factory()
+    [zoe, ahmed] = seed(api, {"name": "Zoë", "phoneNumber": A, "tags": ["a"]}, {"name": "Ahmed", "phoneNumber": B, "tags": ["x", "y"]})
+    run = write(api, tmp_path, [("tags_in", "append", "contact_tags"), ("tags_out", "soft_delete", "contact_tags")],
+                record({"contact_id": zoe, "tag": "b"}, "tags_in"),
+                record({"phoneNumber": "+971 50 123 4568", "tag": "z"}, "tags_in"),
+                record({"contact_id": zoe, "tag": "a"}, "tags_in"),  # has it already
+                record({"contact_id": ahmed, "tag": "x"}, "tags_out"),
+                record({"contact_id": ahmed, "tag": "nope"}, "tags_out"),  # has not got it
+                record({"contact_id": "unknown", "tag": "b"}, "tags_in"),
+                max_rejected_records=1)
+    assert run.returncode == 0, run.stderr
+    assert reads(api) == SCAN
+    assert writes(api) == [
+        ("POST", f"/v1/contacts/{zoe}/tags/add", {"tags": ["b"]}),
+        ("POST", f"/v1/contacts/{ahmed}/tags/add", {"tags": ["z"]}),
+        ("POST", f"/v1/contacts/{ahmed}/tags/remove", {"tags": ["x"]}),
+    ]
+    assert {c["id"]: c["tags"] for c in api.snapshot()} == {zoe: ["a", "b"], ahmed: ["y", "z"]}
+    assert summary(run) == counts(updated=3, unchanged=2, tags_added=2, tags_removed=1, rejected=1)
+    assert "rejected tags_in record 4 (input message 6): no contact has this contact_id or phoneNumber" in run.logs
+
+
+# --- update and soft_delete ---------------------------------------------------------------------------------
+
+
+def test_update_changes_matched_contacts_and_rejects_the_rest(sandbox_factory, tmp_path):
+    api = sandbox_factory()
+    [zoe] = seed(api, {"name": "Zoë", "phoneNumber": A, "stage": "Lead"})
+    run = write(api, tmp_path, [("contacts", "update")],
+                record({"phoneNumber": A, "stage": "Customer"}),  # no name: update keeps the stored one
+                record({"name": "Nobody", "phoneNumber": B, "stage": "Lead"}),
+                max_rejected_records=1)
+    assert run.returncode == 0, run.stderr
+    assert writes(api) == [("PUT", f"/v1/contacts/{zoe}", {"name": "Zoë", "phoneNumber": A, "stage": "Customer"})]
+    assert account(api) == [{"id": zoe, "name": "Zoë", "phoneNumber": A, "stage": "Customer", "tags": []}]
+    assert summary(run) == counts(updated=1, rejected=1)
+    assert "rejected contacts record 2 (input message 2): no contact has this id or phoneNumber, and update mode only changes existing contacts" in run.logs
+
+
+def test_soft_delete_deletes_matched_contacts(sandbox_factory, tmp_path):
+    api = sandbox_factory()
+    [zoe, ahmed, liam] = seed(api, {"name": "Zoë", "phoneNumber": A}, {"name": "Ahmed", "phoneNumber": B}, {"name": "Liam", "phoneNumber": C})
+    run = write(api, tmp_path, [("contacts", "soft_delete")],
+                record({"id": zoe}), record({"phoneNumber": "+971 50 123 4568"}), record({"phoneNumber": "+971509999999"}))
+    assert run.returncode == 0, run.stderr
+    assert writes(api) == [("DELETE", f"/v1/contacts/{zoe}", None), ("DELETE", f"/v1/contacts/{ahmed}", None)]
+    assert [c["id"] for c in api.snapshot()] == [liam]
+    assert summary(run) == counts(deleted=2, unchanged=1)
+
+
+# --- no duplicates ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["append", "append_dedup"])
+def test_same_phone_twice_in_one_sync_makes_one_contact(sandbox_factory, tmp_path, mode):
+    api = sandbox_factory()
+    run = write(api, tmp_path, [("contacts", mode)],
+                record({"name": "Zoë", "phoneNumber": A, "tags": ["a"]}),
+                record({"name": "Zoë M", "phoneNumber": "00971501234567", "tags": ["b"]}),
+                default_region="AE")
+    assert run.returncode == 0, run.stderr
+    [contact] = account(api)
+    cid = contact["id"]
+    assert writes(api) == [
+        ("POST", "/v1/contacts", {"name": "Zoë", "phoneNumber": A}),
+        ("POST", f"/v1/contacts/{cid}/tags/add", {"tags": ["a"]}),
+        ("PUT", f"/v1/contacts/{cid}", {"name": "Zoë M", "phoneNumber": A}),
+        ("POST", f"/v1/contacts/{cid}/tags/add", {"tags": ["b"]}),
+    ]
+    assert contact == {"id": cid, "tags": ["a", "b"], "name": "Zoë M", "phoneNumber": A}
+    assert summary(run) == counts(created=1, updated=1, tags_added=2)
+
+
+def test_append_of_an_existing_phone_updates_it_after_the_409(sandbox_factory, tmp_path):
+    api = sandbox_factory()
+    [zoe] = seed(api, {"name": "Zoë", "phoneNumber": A, "tags": ["a"]})
+    run = write(api, tmp_path, [("contacts", "append")], record({"name": "Zoë", "phoneNumber": A, "stage": "Lead", "tags": ["a", "b"]}))
+    assert run.returncode == 0, run.stderr
+    assert [(r.method, r.path, r.status) for r in api.requests] == [
+        ("POST", "/v1/contacts", 409),
+        ("GET", "/v1/contacts", 200),
+        ("PUT", f"/v1/contacts/{zoe}", 200),
+        ("POST", f"/v1/contacts/{zoe}/tags/add", 200),
+    ]
+    assert api.requests[1].query == {"limit": "100", "page": "1", "searchText": A}
+    assert account(api) == [{"id": zoe, "name": "Zoë", "phoneNumber": A, "tags": ["a", "b"], "stage": "Lead"}]
+    assert summary(run) == counts(updated=1, tags_added=1)
+
+
+def test_lost_create_response_retried_into_a_409_updates_the_created_contact(sandbox_factory, tmp_path):
+    # fault_seed 190: request 2 (the POST) is stored but its answer is dropped; the next five requests are answered.
+    api = sandbox_factory(drop_after_write_rate=0.5, fault_seed=190)
+    run = write(api, tmp_path, [("contacts", "append_dedup")], record({"name": "Zoë", "phoneNumber": A, "tags": ["a"]}))
+    assert run.returncode == 0, run.stderr
+    [contact] = account(api)
+    assert [(r.method, r.path, r.status) for r in api.requests] == [
+        ("GET", "/v1/contacts", 200),  # the scan: an empty account
+        ("POST", "/v1/contacts", None),  # stored, answer lost
+        ("POST", "/v1/contacts", 409),  # the CDK's retry
+        ("GET", "/v1/contacts", 200),  # searchText=phone finds it
+        ("POST", f"/v1/contacts/{contact['id']}/tags/add", 200),
+    ]
+    assert contact == {"id": contact["id"], "tags": ["a"], "name": "Zoë", "phoneNumber": A}
+    assert summary(run) == counts(updated=1, tags_added=1)
+
+
+# --- checkpoints -----------------------------------------------------------------------------------------
+
+
+def test_states_are_echoed_in_order(sandbox_factory, tmp_path):
+    api = sandbox_factory()
+    run = write(api, tmp_path, [("contacts", "append")],
+                state(0), record({"name": "Zoë", "phoneNumber": A}), state(1), record({"name": "x"}), state(2), state(3),
+                max_rejected_records=1)
+    assert run.returncode == 0, run.stderr
+    assert [s["stream"]["stream_state"] for s in run.states] == [{"n": 0}, {"n": 1}, {"n": 2}, {"n": 3}]
+
+
+def test_a_state_comes_out_only_after_the_records_before_it_are_written(sandbox_factory, tmp_path):
+    """Feeds stdin a message at a time and watches stdout: each state must come back after its records reached the API,
+    and before the records after it were even sent."""
+    api = sandbox_factory()
+    (tmp_path / "config.json").write_text(json.dumps(config(api)))
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog(("contacts", "append"))))
+    process = subprocess.Popen([str(BIN / "destination-contacts"), "write", "--config", str(tmp_path / "config.json"),
+                                "--catalog", str(tmp_path / "catalog.json")],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        for batch, phones in enumerate([[A, B], [C]]):
+            process.stdin.write(stdin(*[record({"name": "n", "phoneNumber": p}) for p in phones], state(batch)))
+            process.stdin.flush()
+            echoed = next_state(process)
+            assert echoed["stream"]["stream_state"] == {"n": batch}
+            assert [body["phoneNumber"] for _, _, body in writes(api)] == [A, B, C][: 2 + batch]
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+
+
+def next_state(process, timeout=30):
+    while True:
+        ready, _, _ = select.select([process.stdout], [], [], timeout)
+        assert ready, "no state echoed in time"
+        line = process.stdout.readline()
+        assert line, process.stderr.read()
+        message = json.loads(line)
+        if message["type"] == "STATE":
+            return message["state"]
+
+
+# --- bad records -------------------------------------------------------------------------------------------
+
+
+def test_bad_records_are_rejected_with_reason_and_position_and_good_ones_written(sandbox_factory, tmp_path):
+    api = sandbox_factory()
+    rejected_file = tmp_path / "rejected.jsonl"
+    bad = [
+        {"phoneNumber": A},
+        {"name": "No phone"},
+        {"name": "Short phone", "phoneNumber": "+971 12"},
+        {"name": "Letters", "phoneNumber": "call me"},
+        {"name": "Bad tags", "phoneNumber": B, "tags": ["ok", 3]},
+        {"name": 5, "phoneNumber": B},
+        {"name": "Bad stage", "phoneNumber": B, "stage": ["Lead"]},
+        {"name": "Local", "phoneNumber": "0501234567"},
+    ]
+    run = write(api, tmp_path, [("contacts", "append_dedup")],
+                record({"name": "Good", "phoneNumber": A}),
+                *[record(data) for data in bad],
+                record({"name": "Other", "phoneNumber": B}, stream="leads"),
+                '{"type": "RECORD", "record": {"stream": "contacts", "data": ["not", "an", "object"], "emitted_at": 1}}',
+                "not json",
+                state(1),
+                record({"name": "Also good", "phoneNumber": C}),
+                rejected_records_path=str(rejected_file), max_rejected_records=5)
+    assert run.returncode == 1
+    [error] = run.errors
+    assert error["failure_type"] == "system_error"
+    assert "11 records were rejected, more than max_rejected_records (5)" in error["message"]
+    assert [body["name"] for _, _, body in writes(api)] == ["Good", "Also good"]
+    assert [c["name"] for c in account(api)] == ["Good", "Also good"]
+    assert len(run.states) == 1
+    assert summary(run) == counts(created=2, rejected=11)
+    lines = [json.loads(line) for line in rejected_file.read_text().splitlines()]
+    assert [(line["stream"], line["record"], line["message"], line["reason"]) for line in lines] == [
+        ("contacts", 2, 2, "name missing: append_dedup may create the contact, and the API requires both"),
+        ("contacts", 3, 3, "phoneNumber missing: append_dedup may create the contact, and the API requires both"),
+        ("contacts", 4, 4, "phoneNumber has the wrong number of digits for its country"),
+        ("contacts", 5, 5, "phoneNumber is not a phone number (not a number)"),
+        ("contacts", 6, 6, "tags must be an array of non-empty strings"),
+        ("contacts", 7, 7, "name must be a string, not a number"),
+        ("contacts", 8, 8, "stage must be a string, not an array"),
+        ("contacts", 9, 9, "phoneNumber has no +country code and default_region is not set"),
+        ("leads", 1, 10, "stream 'leads' is not in the configured catalog"),
+        ("contacts", 10, 11, "record data must be an object"),
+        (None, None, 12, "input line is not JSON"),
+    ]
+    assert lines[0]["data"] == {"phoneNumber": A}
+    assert "rejected contacts record 2 (input message 2): name missing: append_dedup may create the contact, and the API requires both" in run.logs
+    # Reasons never quote personal values.
+    assert not any("0501234567" in line for line in run.logs)
+
+
+def test_rejections_within_the_limit_do_not_fail_the_sync(sandbox_factory, tmp_path):
+    api = sandbox_factory()
+    run = write(api, tmp_path, [("contacts", "append")], record({"name": "Good", "phoneNumber": A}), record({"name": "Bad"}), max_rejected_records=1)
+    assert run.returncode == 0 and run.errors == []
+    assert summary(run) == counts(created=1, rejected=1)
+
+
+@pytest.mark.parametrize("messages", [
+    [record({"name": "Zoë", "phoneNumber": "0501234567"}), record({"name": "Ahmed", "phoneNumber": "050 123 4568"})],
+    [record({"name": "Zoë", "phoneNumber": A}, stream="people")],
+])
+def test_every_record_rejected_for_one_config_reason_is_a_config_error(sandbox_factory, tmp_path, messages):
+    api = sandbox_factory()
+    run = write(api, tmp_path, [("contacts", "append")], *messages)
+    assert run.returncode == 1
+    assert [error["failure_type"] for error in run.errors] == ["config_error"]
+    assert api.requests == []
+
+
+def test_unsupported_sync_mode_is_a_config_error_before_any_request(sandbox_factory, tmp_path):
+    api = sandbox_factory()
+    run = write(api, tmp_path, [("contacts", "overwrite")], record({"name": "Zoë", "phoneNumber": A}))
+    assert run.returncode == 1
+    [error] = run.errors
+    assert error["failure_type"] == "config_error" and "'overwrite' is not supported for contacts" in error["message"]
+    assert api.requests == []
+
+
+# --- dry run and auth -----------------------------------------------------------------------------------------
+
+
+def test_dry_run_reads_and_plans_but_writes_nothing(sandbox_factory, tmp_path):
+    api = sandbox_factory()
+    [zoe, ahmed] = seed(api, {"name": "Zoë", "phoneNumber": A, "tags": ["a", "old"]}, {"name": "Ahmed", "phoneNumber": B})
+    before = api.snapshot()
+    run = write(api, tmp_path, [("contacts", "append_dedup"), ("gone", "soft_delete", "contacts")],
+                record({"name": "Zoë", "phoneNumber": A, "stage": "Lead", "tags": ["a", "b"]}),
+                record({"name": "Liam", "phoneNumber": C, "tags": ["x"]}),
+                record({"name": "Liam", "phoneNumber": C, "notes": "again"}),
+                record({"phoneNumber": B}, stream="gone"),
+                state(1),
+                dry_run=True, tag_mode="sync")
+    assert run.returncode == 0, run.stderr
+    assert writes(api) == [] and reads(api) == SCAN
+    assert api.snapshot() == before
+    assert len(run.states) == 1
+    assert summary(run) == counts(created=1, updated=2, deleted=1, tags_added=2, tags_removed=1, dry_run=True)
+    [sample] = [json.loads(line)["planned_changes_sample"] for line in run.logs if "planned_changes_sample" in line]
+    assert sample == [
+        {"position": "contacts record 1 (input message 1)", "action": "update", "contact_id": zoe, "fields": ["stage"], "add_tags": ["b"], "remove_tags": ["old"]},
+        {"position": "contacts record 2 (input message 2)", "action": "create", "contact_id": None, "fields": ["name", "phoneNumber"], "add_tags": ["x"]},
+        {"position": "contacts record 3 (input message 3)", "action": "update", "contact_id": "dry-run-new-1", "fields": ["notes"]},
+        {"position": "gone record 1 (input message 4)", "action": "delete", "contact_id": ahmed},
+    ]
+
+
+def test_rejected_key_fails_at_once_as_a_config_error(sandbox_factory, tmp_path):
+    api = sandbox_factory(echo_headers_in_errors=True)
+    run = run_connector("destination-contacts", "write", tmp_path, {**config(api), "api_key": "not-the-key"}, catalog(("contacts", "append")),
+                        stdin=stdin(record({"name": "Zoë", "phoneNumber": A}), record({"name": "Ahmed", "phoneNumber": B})))
+    assert run.returncode == 1
+    [error] = run.errors
+    assert error["failure_type"] == "config_error" and "rejected the API key (HTTP 401" in error["message"]
+    assert len(api.requests) == 1 and api.snapshot() == []
+    assert "not-the-key" not in run.stdout + run.stderr
