@@ -128,12 +128,14 @@ class ContactsErrorHandler(HttpStatusErrorHandler):
         return ErrorResolution(ResponseAction.FAIL, FailureType.system_error, f"The Contacts API answered HTTP {status}: {message}")
 
 
-def http_client(name: str, config: Mapping[str, Any], api_budget: Optional[APIBudget] = None, retries: bool = True) -> HttpClient:
+def http_client(
+    name: str, config: Mapping[str, Any], api_budget: Optional[APIBudget] = None, retries: bool = True, error_handler: Optional[ContactsErrorHandler] = None
+) -> HttpClient:
     """The one way either connector talks to the API; `retries=False` for `check`, which answers from one request."""
     return HttpClient(
         name=name,
         logger=logger,
-        error_handler=ContactsErrorHandler(config["api_key"]),
+        error_handler=error_handler or ContactsErrorHandler(config["api_key"]),
         api_budget=api_budget or rate_budget(config["requests_per_minute"]),
         authenticator=ApiKeyAuthenticator(config["api_key"]),
         backoff_strategy=RetryAfterBackoff(),

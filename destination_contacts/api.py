@@ -7,12 +7,11 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
-from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from contacts_api.http import REQUEST_TIMEOUT, ApiKeyAuthenticator, ContactsErrorHandler, RetryAfterBackoff, http_client, url
-from source_contacts.paging import PageNumberPaginator
+from contacts_api.http import ContactsErrorHandler, http_client, url
+from contacts_api.paging import PageNumberPaginator, contacts_page
 
 logger = logging.getLogger("airbyte")
 
@@ -38,24 +37,11 @@ class WriteErrorHandler(ContactsErrorHandler):
         return super().interpret_response(response_or_exception)
 
 
-def write_client(config: Mapping[str, Any], api_budget: APIBudget) -> HttpClient:
-    # contacts_api.http.http_client with another error handler; that function could take one as a parameter.
-    return HttpClient(
-        name="contacts",
-        logger=logger,
-        error_handler=WriteErrorHandler(config["api_key"]),
-        api_budget=api_budget,
-        authenticator=ApiKeyAuthenticator(config["api_key"]),
-        backoff_strategy=RetryAfterBackoff(),
-        request_timeout=REQUEST_TIMEOUT,
-    )
-
-
 class ContactsApi:
     def __init__(self, config: Mapping[str, Any], api_budget: APIBudget):
         self._config = config
         self._reads = http_client("contacts", config, api_budget)
-        self._writes = write_client(config, api_budget)
+        self._writes = http_client("contacts", config, api_budget, error_handler=WriteErrorHandler(config["api_key"]))
 
     def pages(self) -> Iterator[List[Mapping[str, Any]]]:
         """Every contact, page by page, ending where the source's walk ends."""
@@ -88,10 +74,7 @@ class ContactsApi:
 
     def _list(self, params: Mapping[str, Any]) -> List[Mapping[str, Any]]:
         _, response = self._reads.send_request("GET", url(self._config), request_kwargs={}, params=params)
-        page = _json(response)
-        if not isinstance(page, list) or not all(isinstance(contact, dict) for contact in page):
-            raise _error("GET /v1/contacts did not answer a JSON array of contacts; is base_url the Contacts API host?", FailureType.config_error)
-        return page
+        return contacts_page(response)
 
     def _write(self, method: str, segments: tuple, body: Optional[Mapping[str, Any]]) -> Mapping[str, Any]:
         _, response = self._writes.send_request(method, url(self._config, *segments), request_kwargs={}, json=body)

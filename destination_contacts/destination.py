@@ -22,6 +22,7 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from contacts_api.check import check_connection
 from contacts_api.config import base_url, config_error
 from contacts_api.http import rate_budget
 from contacts_api.spec import connector_spec, with_defaults
@@ -31,7 +32,6 @@ from destination_contacts.phones import is_region
 from destination_contacts.report import Position, Rejected, Report
 from destination_contacts.targets import MODES, Targets
 from destination_contacts.writer import ApiWriter, DryRunWriter
-from source_contacts.source import SourceContacts
 
 UNKNOWN_STREAM = "record_of_unknown_stream"
 
@@ -56,10 +56,10 @@ class DestinationContacts(Destination):
         return connector_spec("destination_contacts")
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
-        """The source's check: one GET /v1/contacts?limit=1&page=1, the same messages."""
+        """The same one-request check as the source's."""
         try:
             config = self._config(config)
-            ok, message = SourceContacts().check_connection(logger, config)
+            ok, message = check_connection(config)
         except AirbyteTracedException as error:
             ok, message = False, error.message
         return AirbyteConnectionStatus(status=Status.SUCCEEDED) if ok else AirbyteConnectionStatus(status=Status.FAILED, message=message)

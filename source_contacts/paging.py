@@ -1,42 +1,10 @@
-"""How the contact list is walked: page numbers, where it ends, and one walk shared by every stream."""
+"""One walk of the contact list shared by every stream of a sync."""
 
 import json
 import tempfile
-from typing import Callable, Iterable, Iterator, List, Mapping, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-
-Page = List[Mapping]
-
-
-class PageNumberPaginator:
-    """Pages from 1. The list ends on an empty page or one shorter than the longest seen so far, so a server
-    that silently serves fewer than `limit` still gives every contact; the same page twice means `page` is ignored."""
-
-    def __init__(self) -> None:
-        self.page = 1
-        self._longest = 0
-        self._previous_ids: Optional[list] = None
-        self._last_page_seen = False
-
-    def observe(self, contacts: Page) -> None:
-        ids = [contact.get("id") for contact in contacts]
-        if contacts and ids == self._previous_ids:
-            message = (
-                f"The Contacts API served the same {len(contacts)} contacts for page {self.page} as for page {self.page - 1}: "
-                "the server ignores the `page` parameter. The sync stops here rather than loop or emit duplicates."
-            )
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
-        self._previous_ids = ids
-        self._last_page_seen = not contacts or len(contacts) < self._longest
-        self._longest = max(self._longest, len(contacts))
-
-    def next_page_token(self) -> Optional[Mapping[str, int]]:
-        if self._last_page_seen:
-            return None
-        self.page += 1
-        return {"page": self.page}
+from contacts_api.paging import Page
 
 
 class SharedPages:

@@ -3,13 +3,13 @@
 import logging
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
-from airbyte_cdk.models import AirbyteMessage, ConfiguredAirbyteCatalog, ConnectorSpecification, FailureType
+from airbyte_cdk.models import AirbyteMessage, ConfiguredAirbyteCatalog, ConnectorSpecification
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from contacts_api.check import check_connection
 from contacts_api.config import base_url
-from contacts_api.http import http_client, rate_budget, url
+from contacts_api.http import rate_budget
 from contacts_api.spec import connector_spec, with_defaults
 from source_contacts.paging import SharedPages
 from source_contacts.streams import Contacts, ContactTags
@@ -23,24 +23,7 @@ class SourceContacts(AbstractSource):
         return connector_spec("source_contacts")
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
-        """One request, the first contact, telling apart a rejected key, an unreachable host and a host that is not the API."""
-        config = with_defaults(self.spec(logger), config)
-        host = base_url(config)
-        try:
-            _, response = http_client("check", config, retries=False).send_request(
-                "GET", url(config), request_kwargs={}, params={"limit": 1, "page": 1}
-            )
-        except AirbyteTracedException as error:
-            if error.failure_type == FailureType.config_error:
-                return False, error.message
-            return False, f"{host} is unreachable or is not the Contacts API: {error.message}"
-        try:
-            page = response.json()
-        except ValueError:
-            page = None
-        if not isinstance(page, list):
-            return False, f"{host} answered, but not like the Contacts API (GET /v1/contacts gave no JSON array of contacts). Check base_url."
-        return True, None
+        return check_connection(with_defaults(self.spec(logger), config))
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         config = with_defaults(self.spec(logging.getLogger("airbyte")), config)

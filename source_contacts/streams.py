@@ -12,7 +12,6 @@ from airbyte_cdk.models import (
     AirbyteStateMessage,
     AirbyteStateType,
     AirbyteStreamState,
-    FailureType,
     StreamDescriptor,
     SyncMode,
     Type,
@@ -20,12 +19,12 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources.streams import IncrementalMixin
 from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http import HttpStream
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from contacts_api.config import base_url
 from contacts_api.http import REQUEST_TIMEOUT, ApiKeyAuthenticator, ContactsErrorHandler, RetryAfterBackoff
+from contacts_api.paging import Page, PageNumberPaginator, contacts_page
 from source_contacts.cursor import CURSOR_FIELD, UpdatedAtCursor
-from source_contacts.paging import Page, PageNumberPaginator, SharedPages
+from source_contacts.paging import SharedPages
 
 # Config field → the API's query parameter.
 FILTERS = {"tags": "tags", "location_id": "locationId", "channel": "channel", "search_text": "searchText"}
@@ -78,13 +77,7 @@ class ContactsApiStream(HttpStream, IncrementalMixin, ABC):
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Page]:
         """One item per response: the whole page, so that state and the shared walk can follow page boundaries."""
-        try:
-            page = response.json()
-        except ValueError:
-            page = None
-        if not isinstance(page, list) or not all(isinstance(contact, dict) for contact in page):
-            message = f"GET {response.request.path_url.split('?')[0]} did not answer a JSON array of contacts; is base_url the Contacts API host?"
-            raise AirbyteTracedException(message=message, internal_message=f"{message} Body starts: {response.text[:200]!r}", failure_type=FailureType.config_error)
+        page = contacts_page(response)
         self._paginator.observe(page)
         self._pages.server_time = self._pages.server_time or response.headers.get("Date")
         yield page

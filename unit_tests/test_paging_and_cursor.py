@@ -2,7 +2,8 @@ import pytest
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_contacts.cursor import UpdatedAtCursor
-from source_contacts.paging import PageNumberPaginator, SharedPages
+from contacts_api.paging import PageNumberPaginator
+from source_contacts.paging import SharedPages
 
 
 def walk(page_sizes):
