@@ -5,7 +5,7 @@ import io
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 import orjson
 from airbyte_cdk.destinations import Destination
@@ -27,6 +27,7 @@ from contacts_api.config import base_url, config_error
 from contacts_api.http import rate_budget
 from contacts_api.spec import connector_spec, with_defaults
 from destination_contacts.account import Account
+from destination_contacts.discover import destination_catalog, parse_discover_args
 from destination_contacts.api import ContactsApi
 from destination_contacts.phones import is_region
 from destination_contacts.report import Position, Rejected, Report
@@ -54,6 +55,13 @@ class Route:
 class DestinationContacts(Destination):
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return connector_spec("destination_contacts")
+
+    def run(self, args: List[str]) -> None:
+        if args[:1] == ["discover"]:  # not a verb of the CDK's Destination: see discover.py
+            self.read_config(parse_discover_args(args).config)
+            print(orjson.dumps(destination_catalog()).decode())
+            return
+        super().run(args)
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """The same one-request check as the source's."""
