@@ -1,4 +1,4 @@
-"""destination-contacts spec and check: the source's one-request check, the same messages."""
+"""destination-contacts spec and check (the shared one-request check runs for both CLIs in test_source_check.py)."""
 
 from integration_tests.connector import API_KEY, run_connector
 
@@ -15,22 +15,6 @@ def test_spec_has_the_shared_connection_fields_and_the_write_options(tmp_path):
     assert list(spec["connectionSpecification"]["properties"]) == [
         "api_key", "base_url", "requests_per_minute", "tag_mode", "default_region", "max_rejected_records", "rejected_records_path", "dry_run"]
     assert spec["supported_destination_sync_modes"] == ["append", "append_dedup", "update", "soft_delete"]
-
-
-def test_check_succeeds_with_one_request(sandbox_factory, tmp_path):
-    api = sandbox_factory(contacts=5)
-    run = run_connector("destination-contacts", "check", tmp_path, {"api_key": API_KEY, "base_url": api.url})
-    assert status(run) == {"status": "SUCCEEDED"}
-    assert [(r.method, r.path, r.query) for r in api.requests] == [("GET", "/v1/contacts", {"limit": "1", "page": "1"})]
-
-
-def test_check_names_a_rejected_key(sandbox_factory, tmp_path):
-    api = sandbox_factory(contacts=5, echo_headers_in_errors=True)
-    run = run_connector("destination-contacts", "check", tmp_path, {"api_key": "not-the-key", "base_url": api.url})
-    assert status(run)["status"] == "FAILED"
-    assert "rejected the API key (HTTP 401" in status(run)["message"]
-    assert len(api.requests) == 1
-    assert "not-the-key" not in run.stdout + run.stderr
 
 
 def test_check_refuses_plain_http_to_a_remote_host_and_an_unknown_region(tmp_path):

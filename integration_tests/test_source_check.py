@@ -14,16 +14,21 @@ def status(run):
     return message["connectionStatus"]
 
 
-def test_check_succeeds_with_one_request(sandbox_factory, tmp_path):
+BOTH_CONNECTORS = pytest.mark.parametrize("script", ["source-contacts", "destination-contacts"])
+
+
+@BOTH_CONNECTORS
+def test_check_succeeds_with_one_request(script, sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=5)
-    run = run_connector("source-contacts", "check", tmp_path, source_config(api))
+    run = run_connector(script, "check", tmp_path, source_config(api))
     assert status(run) == {"status": "SUCCEEDED"}
     assert [(r.method, r.path, r.query) for r in api.requests] == [("GET", "/v1/contacts", {"limit": "1", "page": "1"})]
 
 
-def test_check_names_a_rejected_key(sandbox_factory, tmp_path):
+@BOTH_CONNECTORS
+def test_check_names_a_rejected_key(script, sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=5, echo_headers_in_errors=True)
-    run = run_connector("source-contacts", "check", tmp_path, {"api_key": "not-the-key", "base_url": api.url})
+    run = run_connector(script, "check", tmp_path, {"api_key": "not-the-key", "base_url": api.url})
     assert status(run)["status"] == "FAILED"
     assert "rejected the API key (HTTP 401" in status(run)["message"]
     assert len(api.requests) == 1
