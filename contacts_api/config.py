@@ -4,14 +4,10 @@ import ipaddress
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from contacts_api.errors import config_error
 
 EXAMPLE_BASE_URL = "https://api.whautomate.com"
 
-
-def config_error(message: str) -> AirbyteTracedException:
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
 
 
 def _is_loopback(host: str) -> bool:

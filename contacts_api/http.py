@@ -18,13 +18,13 @@ from airbyte_cdk.sources.streams.http.error_handlers import (
     BackoffStrategy,
     ErrorResolution,
     HttpStatusErrorHandler,
-    JsonErrorMessageParser,
     ResponseAction,
 )
 from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_token import AbstractHeaderAuthenticator
 
 from contacts_api.config import base_url
+from contacts_api.errors import server_message
 
 # Connect fast, but allow a slow page; a hung connection must end in a retry, not a stuck sync.
 REQUEST_TIMEOUT = (10, 120)
@@ -90,21 +90,12 @@ class RetryAfterBackoff(BackoffStrategy):
         return float(min(2**attempt_count, MAX_BACKOFF_SECONDS))
 
 
-def _server_message(response: requests.Response) -> str:
-    message = JsonErrorMessageParser().parse_response_error_message(response)
-    return (message or response.text or response.reason or "no message").strip()[:500]
-
-
 class ContactsErrorHandler(HttpStatusErrorHandler):
     """Every API answer classified once: retry, rate limited, config error, or fail with the server's message."""
 
     def __init__(self, api_key: str):
         super().__init__(logger=logger, max_retries=MAX_RETRIES)
         self._api_key = api_key
-
-    def _redacted(self, text: str) -> str:
-        # Error bodies may echo request headers; the key must never reach a log or a message.
-        return text.replace(self._api_key, "****") if self._api_key else text
 
     def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]] = None) -> ErrorResolution:
         if isinstance(response_or_exception, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
@@ -118,7 +109,7 @@ class ContactsErrorHandler(HttpStatusErrorHandler):
             return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.transient_error, "The Contacts API rate limit was reached (HTTP 429).")
         if status >= 500 or status == 408:
             return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"The Contacts API had a server error (HTTP {status}).")
-        message = self._redacted(_server_message(response_or_exception))
+        message = server_message(response_or_exception, self._api_key)
         if status in (401, 403):
             return ErrorResolution(
                 ResponseAction.FAIL,

@@ -4,20 +4,18 @@ from typing import Any, List, Mapping, Optional
 
 import requests
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from contacts_api.errors import failure, json_body
 
 Page = List[Mapping[str, Any]]
 
 
 def contacts_page(response: requests.Response) -> Page:
     """The page a list response holds; anything but a JSON array of objects means base_url is not the API."""
-    try:
-        page = response.json()
-    except ValueError:
-        page = None
+    page = json_body(response)
     if not isinstance(page, list) or not all(isinstance(contact, dict) for contact in page):
         message = "GET /v1/contacts did not answer a JSON array of contacts; is base_url the Contacts API host?"
-        raise AirbyteTracedException(message=message, internal_message=f"{message} Body starts: {response.text[:200]!r}", failure_type=FailureType.config_error)
+        raise failure(message, FailureType.config_error, detail=f"Body starts: {response.text[:200]!r}")
     return page
 
 
@@ -38,7 +36,7 @@ class PageNumberPaginator:
                 f"The Contacts API served the same {len(contacts)} contacts for page {self.page} as for page {self.page - 1}: "
                 "the server ignores the `page` parameter. The sync stops here rather than loop or emit duplicates."
             )
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
+            raise failure(message, FailureType.system_error)
         self._previous_ids = ids
         self._last_page_seen = not contacts or len(contacts) < self._longest
         self._longest = max(self._longest, len(contacts))

@@ -7,9 +7,8 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
-from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from contacts_api.errors import failure, json_body, server_message
 from contacts_api.http import ContactsErrorHandler, http_client, url
 from contacts_api.paging import PageNumberPaginator, contacts_page
 
@@ -79,26 +78,10 @@ class ContactsApi:
     def _write(self, method: str, segments: tuple, body: Optional[Mapping[str, Any]]) -> Mapping[str, Any]:
         _, response = self._writes.send_request(method, url(self._config, *segments), request_kwargs={}, json=body)
         if response.status_code in RECORD_STATUSES:
-            raise RecordProblem(RECORD_STATUSES[response.status_code], response.status_code, _message(response))
-        answer = _json(response)
+            raise RecordProblem(RECORD_STATUSES[response.status_code], response.status_code, f"HTTP {response.status_code}: {server_message(response, self._config['api_key'])}")
+        answer = json_body(response)
         if method != "DELETE" and (not isinstance(answer, dict) or not isinstance(answer.get("id"), str)):
-            raise _error(f"{method} {response.request.path_url} answered HTTP {response.status_code} without a contact id in a JSON object", FailureType.system_error)
+            raise failure(f"{method} {response.request.path_url} answered HTTP {response.status_code} without a contact id in a JSON object", FailureType.system_error)
         return answer
 
 
-def _json(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _message(response: requests.Response) -> str:
-    answer = _json(response)
-    message = answer.get("message") if isinstance(answer, dict) else None
-    # filter_secrets: error bodies may echo request headers, and the key is registered as a secret at startup.
-    return filter_secrets(f"HTTP {response.status_code}: {str(message or response.text or response.reason)[:300]}")
-
-
-def _error(message: str, failure_type: FailureType) -> AirbyteTracedException:
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=failure_type)

@@ -23,7 +23,8 @@ from airbyte_cdk.models import (
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from contacts_api.check import check_connection
-from contacts_api.config import base_url, config_error
+from contacts_api.config import base_url
+from contacts_api.errors import config_error
 from contacts_api.http import rate_budget
 from contacts_api.spec import connector_spec, with_defaults
 from destination_contacts.account import Account

@@ -8,6 +8,8 @@ from typing import Any, Dict, List, Optional
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from contacts_api import errors
+
 COUNTS = ("created", "updated", "unchanged", "deleted", "tags_added", "tags_removed", "rejected")
 # Rejections logged one by one; past this only the counts and the file tell the rest.
 LOGGED_REJECTIONS = 20
@@ -89,8 +91,4 @@ class Report:
             f"{rejected} records were rejected, more than max_rejected_records ({self.max_rejected}); "
             f"the others were written. First: {self._first_reasons[0]}"
         )
-        return AirbyteTracedException(
-            message=message,
-            internal_message=message,
-            failure_type=FailureType.config_error if config_shaped else FailureType.system_error,
-        )
+        return errors.failure(message, FailureType.config_error if config_shaped else FailureType.system_error)
