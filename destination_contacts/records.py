@@ -12,7 +12,7 @@ WRITABLE = {"name": str, "phoneNumber": str, "stage": str, "notes": str, "locati
 TYPE_NAMES = {str: "a string", dict: "an object"}
 
 # Modes that may create a contact need what a create needs.
-CREATING_MODES = ("append", "append_dedup")
+CREATING_MODES = ("append", "append_dedup", "overwrite")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ def contact_record(data: Any, mode: str, default_region: Optional[str]) -> Conta
             raise Rejected(f"{' and '.join(missing)} missing: {mode} may create the contact, and the API requires both")
     elif contact_id is None and phone is None:
         raise Rejected(f"neither id nor phoneNumber given: {mode} needs one to find the contact")
-    ignored = tuple(sorted(name for name in data if name not in WRITABLE and name not in ("id", "tags")))
+    # Airbyte's own columns (_airbyte_raw_id, _airbyte_extracted_at...) ride along from caches; they are not contact fields.
+    ignored = tuple(sorted(name for name in data if name not in WRITABLE and name not in ("id", "tags") and not name.startswith("_airbyte_")))
     return ContactRecord(contact_id, phone, fields, _tags(data.get("tags")), ignored)
 
 
@@ -80,10 +81,19 @@ def tag_record(data: Any, default_region: Optional[str]) -> TagRecord:
     return TagRecord(contact_id, phone, tag)
 
 
+def _fold(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+# Warehouses and PyAirbyte's caches fold column names (phonenumber, PHONE_NUMBER, customfields): a key names a field
+# whatever its case and underscores.
+FIELD_NAMES = {_fold(name): name for name in (*WRITABLE, "id", "tags", "contact_id", "tag")}
+
+
 def _object(data: Any) -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise Rejected(f"record data must be an object, not {_json_type(data)}")
-    return data
+    return {FIELD_NAMES.get(_fold(key), key): value for key, value in data.items()}
 
 
 def _optional_string(data: Mapping[str, Any], name: str) -> Optional[str]:

@@ -2,7 +2,7 @@
 
 from sqlalchemy import text
 
-from examples.sync_to_duckdb import sync
+from examples.sync_to_duckdb import CAMPAIGN_TAG, sync, tag_leads_of_one_location, write_back
 from integration_tests.connector import source_config
 
 
@@ -10,7 +10,7 @@ def test_pyairbyte_reads_both_streams_into_duckdb_with_exact_counts(sandbox_fact
     monkeypatch.setenv("AIRBYTE_OFFLINE_MODE", "1")
     monkeypatch.setenv("DO_NOT_TRACK", "1")
     api = sandbox_factory(contacts=420, max_limit=50)
-    cache = sync(source_config(api, page_size=100), tmp_path / "contacts.duckdb")
+    cache = sync(source_config(api, page_size=100), tmp_path / "contacts.duckdb").cache
     contacts = api.snapshot()
     with cache.get_sql_engine().connect() as connection:
         assert connection.execute(text("select count(*), count(distinct id) from contacts")).one() == (420, 420)
@@ -19,3 +19,50 @@ def test_pyairbyte_reads_both_streams_into_duckdb_with_exact_counts(sandbox_fact
     assert tag_rows == sorted((c["id"], tag) for c in contacts for tag in c.get("tags") or [])
     # one check request, then nine pages of at most 50 (the last one short)
     assert len(api.requests) == 1 + 9
+
+
+WRITTEN_FIELDS = ("name", "phoneNumber", "stage", "notes", "location", "customFields")
+
+
+def contact_set(api):
+    """What a contact is, whatever its id: the fields the destination writes, and its tag set."""
+    return sorted(
+        (repr({f: c.get(f) for f in WRITTEN_FIELDS if c.get(f) is not None}), tuple(sorted(c.get("tags") or [])))
+        for c in api.snapshot()
+    )
+
+
+def test_round_trip_from_one_account_through_duckdb_into_an_empty_one(sandbox_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRBYTE_OFFLINE_MODE", "1")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    origin, target = sandbox_factory(contacts=120), sandbox_factory(contacts=0)
+    result = sync(source_config(origin), tmp_path / "contacts.duckdb")
+    unthrottled = source_config(target, requests_per_minute=10_000)  # the sandbox has no limit here; the test measures requests
+    write_back(result, unthrottled, streams=["contacts"])
+    assert len(target.snapshot()) == 120
+    assert contact_set(target) == contact_set(origin)
+    # The same data again changes nothing and writes nothing.
+    target.reset_requests()
+    write_back(result, unthrottled, streams=["contacts"])
+    assert [r.method for r in target.requests if r.method != "GET"] == []
+    assert contact_set(target) == contact_set(origin)
+
+
+def test_main_job_change_in_duckdb_lands_as_tag_calls_only(sandbox_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRBYTE_OFFLINE_MODE", "1")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    api = sandbox_factory(contacts=300)
+    config = source_config(api, requests_per_minute=10_000)
+    result = sync(config, tmp_path / "contacts.duckdb")
+    before = {c["id"]: c for c in api.snapshot()}
+    title, leads = tag_leads_of_one_location(result)
+    api.reset_requests()
+    write_back(result, config, streams=["contacts"])
+    tagged = sorted(c["id"] for c in before.values()
+                    if c.get("stage") == "Lead" and (c.get("location") or {}).get("title") == title)
+    assert len(tagged) == leads > 0
+    writes = sorted((r.method, r.path, r.body["tags"]) for r in api.requests if r.method != "GET")
+    assert writes == [("POST", f"/v1/contacts/{contact_id}/tags/add", [CAMPAIGN_TAG]) for contact_id in tagged]
+    after = {c["id"]: c for c in api.snapshot()}
+    assert {i for i, c in after.items() if CAMPAIGN_TAG in c["tags"]} == set(tagged)
+    assert all(after[i]["tags"] == before[i]["tags"] for i in after if i not in tagged)
