@@ -116,3 +116,13 @@ def test_schemas_never_break_on_new_or_missing_fields(schema):
             check(child)
 
     check(document)
+
+
+def test_an_unknown_config_field_is_refused_with_a_suggestion():
+    from contacts_api.spec import connector_spec, with_defaults
+
+    spec = connector_spec("source_contacts")
+    with pytest.raises(AirbyteTracedException, match=r"Unknown config field 'apikey' \(did you mean 'api_key'\?\)") as error:
+        with_defaults(spec, {"api_key": "k", "apikey": "k"})
+    assert error.value.failure_type == FailureType.config_error
+    assert with_defaults(spec, {"api_key": "k", "_limit": 5})["page_size"] == 100  # the CDK's internal flags pass
