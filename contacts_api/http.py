@@ -6,6 +6,7 @@ from typing import Any, Mapping, Optional, Union
 from urllib.parse import quote
 
 import requests
+from urllib3.exceptions import NameResolutionError
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.call_rate import (
     APIBudget,
@@ -90,6 +91,11 @@ class RetryAfterBackoff(BackoffStrategy):
         return float(min(2**attempt_count, MAX_BACKOFF_SECONDS))
 
 
+def _unresolvable_host(error: Any) -> bool:
+    cause = error.args[0] if isinstance(error, requests.ConnectionError) and error.args else None
+    return isinstance(getattr(cause, "reason", None), NameResolutionError)
+
+
 class ContactsErrorHandler(HttpStatusErrorHandler):
     """Every API answer classified once: retry, rate limited, config error, or fail with the server's message."""
 
@@ -98,6 +104,9 @@ class ContactsErrorHandler(HttpStatusErrorHandler):
         self._api_key = api_key
 
     def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]] = None) -> ErrorResolution:
+        if _unresolvable_host(response_or_exception):
+            # Retrying a name that does not resolve would only stretch a typo in base_url into minutes of backoff.
+            return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, "The host of base_url does not resolve (no such name in DNS). Check base_url.")
         if isinstance(response_or_exception, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
             return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"Connection to the Contacts API failed: {type(response_or_exception).__name__}")
         if not isinstance(response_or_exception, requests.Response):

@@ -126,3 +126,12 @@ def test_an_unknown_config_field_is_refused_with_a_suggestion():
         with_defaults(spec, {"api_key": "k", "apikey": "k"})
     assert error.value.failure_type == FailureType.config_error
     assert with_defaults(spec, {"api_key": "k", "_limit": 5})["page_size"] == 100  # the CDK's internal flags pass
+
+
+def test_a_host_that_does_not_resolve_fails_at_once_as_a_config_error():
+    try:
+        requests.get("https://nonexistent.invalid/v1/contacts", timeout=5)
+    except requests.ConnectionError as error:
+        resolution = ContactsErrorHandler("k").interpret_response(error)
+    assert (resolution.response_action, resolution.failure_type) == (ResponseAction.FAIL, FailureType.config_error)
+    assert "does not resolve" in resolution.error_message
