@@ -21,6 +21,6 @@ def check_connection(config: Mapping[str, Any]) -> Tuple[bool, Optional[str]]:
         return False, f"{host} is unreachable or is not the Contacts API: {error.message}"
     try:
         contacts_page(response)
-    except AirbyteTracedException:
-        return False, f"{host} answered, but not like the Contacts API (GET /v1/contacts gave no JSON array of contacts). Check base_url."
+    except AirbyteTracedException as error:
+        return False, error.message
     return True, None

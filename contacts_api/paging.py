@@ -1,6 +1,7 @@
 """Walking the contact list, as both connectors do: page numbers from 1, where the list ends, what a page is."""
 
 from typing import Any, List, Mapping, Optional
+from urllib.parse import urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -14,7 +15,8 @@ def contacts_page(response: requests.Response) -> Page:
     """The page a list response holds; anything but a JSON array of objects means base_url is not the API."""
     page = json_body(response)
     if not isinstance(page, list) or not all(isinstance(contact, dict) for contact in page):
-        message = "GET /v1/contacts did not answer a JSON array of contacts; is base_url the Contacts API host?"
+        host = "{0.scheme}://{0.netloc}".format(urlsplit(response.url))
+        message = f"{host} answered, but not like the Contacts API (GET /v1/contacts gave no JSON array of contacts). Check base_url."
         raise failure(message, FailureType.config_error, detail=f"Body starts: {response.text[:200]!r}")
     return page
 

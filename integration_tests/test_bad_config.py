@@ -1,0 +1,75 @@
+"""Issue 5 §5: every kind of bad config gets a clear config error from `check` (a FAILED status) and from
+`read` / `write` (a config_error trace and a failed exit), without a traceback on stderr or the key in any output."""
+
+import json
+
+import pytest
+
+from integration_tests.connector import catalog, run_connector
+from integration_tests.test_source_check import NotTheApi, serve
+
+KEY = "k-3c9e1d77"
+SHARED = {
+    "missing key": ({}, "'api_key' is a required property"),
+    "empty key": ({"api_key": ""}, "'' should be non-empty"),
+    "key not a string": ({"api_key": 31415926}, "is not of type 'string'"),
+    "plain http to a remote host": ({"api_key": KEY, "base_url": "http://api.whautomate.com"}, "uses plain http to a remote host"),
+    "malformed URL": ({"api_key": KEY, "base_url": "api.whautomate.com/v1"}, "'api.whautomate.com/v1' does not match"),
+    "unknown host": ({"api_key": KEY, "base_url": "https://contacts.nonexistent.invalid"}, "does not resolve"),
+    "requests_per_minute 0": ({"api_key": KEY, "requests_per_minute": 0}, "0 is less than the minimum of 1"),
+    "requests_per_minute a string": ({"api_key": KEY, "requests_per_minute": "100"}, "'100' is not of type 'integer'"),
+    "unknown field": ({"api_key": KEY, "apikey": KEY}, "Unknown config field 'apikey' (did you mean 'api_key'?)"),
+    "host that is not the API": ({"api_key": KEY, "base_url": "WEB_PAGE"}, "not like the Contacts API"),
+}
+SOURCE_ONLY = {
+    "page_size 0": ({"api_key": KEY, "page_size": 0}, "0 is less than the minimum of 1"),
+    "page_size huge": ({"api_key": KEY, "page_size": 10**6}, "1000000 is greater than the maximum of 1000"),
+    "start_date not a date": ({"api_key": KEY, "start_date": "last tuesday"}, "'last tuesday' does not match"),
+}
+DESTINATION_ONLY = {
+    "tag_mode unknown": ({"api_key": KEY, "tag_mode": "replace"}, "'replace' is not one of ['add', 'sync']"),
+    "default_region unknown": ({"api_key": KEY, "default_region": "XX"}, "default_region 'XX'"),
+}
+CASES = [("source-contacts", name, *case) for name, case in {**SHARED, **SOURCE_ONLY}.items()] + [
+    ("destination-contacts", name, *case) for name, case in {**SHARED, **DESTINATION_ONLY}.items()
+]
+
+
+@pytest.fixture(scope="module")
+def web_page():
+    server, address = serve(NotTheApi)
+    yield address
+    server.shutdown()
+
+
+def with_host(config, web_page):
+    return {**config, "base_url": web_page} if config.get("base_url") == "WEB_PAGE" else config
+
+
+def assert_quiet(run):
+    assert "Traceback" not in run.stderr
+    assert KEY not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("script, name, config, complaint", CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
+def test_check_fails_with_a_clear_status(script, name, config, complaint, web_page, tmp_path):
+    run = run_connector(script, "check", tmp_path, with_host(config, web_page))
+    [status] = [m["connectionStatus"] for m in run.of_type("CONNECTION_STATUS")]
+    assert status["status"] == "FAILED" and complaint in status["message"]
+    assert run.returncode == 0
+    assert_quiet(run)
+
+
+@pytest.mark.parametrize("script, name, config, complaint", CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
+def test_sync_fails_at_once_as_a_config_error(script, name, config, complaint, web_page, tmp_path):
+    config = with_host(config, web_page)
+    if script == "source-contacts":
+        run = run_connector(script, "read", tmp_path, config, catalog("contacts"))
+    else:
+        record = {"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 0, "data": {"name": "Zoë", "phoneNumber": "+971501234567"}}}
+        destination_catalog = {"streams": [{**catalog("contacts")["streams"][0], "destination_sync_mode": "append_dedup"}]}
+        run = run_connector(script, "write", tmp_path, config, destination_catalog, stdin=json.dumps(record) + "\n")
+    assert run.returncode != 0
+    assert [error["failure_type"] for error in run.errors][:1] == ["config_error"]
+    assert complaint in run.errors[0]["message"]
+    assert_quiet(run)
