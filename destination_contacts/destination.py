@@ -1,5 +1,7 @@
-"""DestinationContacts: the protocol loop. Records are written in input order; a state message is echoed only once
-every record before it is written or rejected; a summary closes every sync."""
+"""DestinationContacts: the protocol loop. Each input message becomes one Incoming item: a record goes to the
+dispatcher (dispatch.py: lanes per contact, tag rows gathered per contact), a state is echoed only once every record
+before it is written or rejected, a stream's COMPLETE status is noted for overwrite (overwrite.py); a summary closes
+every sync."""
 
 import io
 import json
@@ -14,10 +16,12 @@ from airbyte_cdk.models import (
     AirbyteLogMessage,
     AirbyteMessage,
     AirbyteMessageSerializer,
+    AirbyteStreamStatus,
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
     Level,
     Status,
+    TraceType,
     Type,
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -28,9 +32,12 @@ from contacts_api.errors import config_error
 from contacts_api.http import rate_budget
 from contacts_api.spec import connector_spec, with_defaults
 from destination_contacts.account import Account
-from destination_contacts.discover import destination_catalog, parse_discover_args
 from destination_contacts.api import ContactsApi
+from destination_contacts.discover import destination_catalog, parse_discover_args
+from destination_contacts.dispatch import Dispatcher
+from destination_contacts.overwrite import AbsentContacts
 from destination_contacts.phones import is_region
+from destination_contacts.pool import LanePool
 from destination_contacts.report import Position, Rejected, Report
 from destination_contacts.targets import MODES, Targets
 from destination_contacts.writer import ApiWriter, DryRunWriter
@@ -39,12 +46,20 @@ UNKNOWN_STREAM = "record_of_unknown_stream"
 
 
 @dataclass(frozen=True)
-class BadLine:
-    """An input line that is no Airbyte message (a record whose data is not an object, or not JSON at all)."""
+class Incoming:
+    """One input message, as the loop sees it: a record (`problem` says why it can only be rejected: not JSON, not
+    a record, data not an object), a state to echo, or the end of a stream. Other messages are None."""
 
-    stream: Optional[str]
-    data: Any
-    reason: str
+    stream: Optional[str] = None
+    namespace: Optional[str] = None
+    data: Any = None
+    problem: Optional[str] = None
+    state: Optional[AirbyteMessage] = None
+    complete: bool = False  # a stream status COMPLETE for `stream`
+
+    @property
+    def is_record(self) -> bool:
+        return self.state is None and not self.complete
 
 
 @dataclass(frozen=True)
@@ -80,42 +95,70 @@ class DestinationContacts(Destination):
         api = ContactsApi(config, rate_budget(config["requests_per_minute"]))
         account = Account(api.pages, config.get("default_region"))
         writer = DryRunWriter(account) if config["dry_run"] else ApiWriter(api, account)
-        targets = Targets(config, api, account, writer, report)
-        records_seen: Dict[str, int] = {}
+        targets = Targets(config, api, account, writer)
+        # A dry run sends nothing but the scan, and numbers the contacts it would create in input order: one lane.
+        pool = LanePool(1 if config["dry_run"] else config["max_workers"])
+        dispatcher = Dispatcher(targets, report, pool)
+        overwrite = AbsentContacts(sorted({name for (_, name), route in routes.items() if route.mode == "overwrite"}), config["delete_absent_contacts"])
+        records_seen: Dict[Optional[str], int] = {}
         try:
-            for ordinal, message in enumerate(input_messages, start=1):
-                if isinstance(message, BadLine) or message.type == Type.RECORD:
-                    stream = message.stream if isinstance(message, BadLine) else message.record.stream
-                    data = message.data if isinstance(message, BadLine) else message.record.data
-                    records_seen[stream] = records_seen.get(stream, 0) + 1
-                    position = Position(stream, records_seen[stream] if stream is not None else None, ordinal)
-                    try:
-                        if isinstance(message, BadLine):
-                            raise Rejected(message.reason)
-                        route = routes.get((message.record.namespace, stream)) or routes.get((None, stream))
-                        if route is None:
-                            raise Rejected(f"stream '{stream}' is not in the configured catalog", UNKNOWN_STREAM)
-                        targets.write(route.target, route.mode, data, position)
-                    except Rejected as rejected:
-                        line = report.reject(position, rejected, data)
-                        if line:
-                            yield _log(line, Level.WARN)
-                elif message.type == Type.STATE:
-                    writer.flush()
-                    yield message
-            writer.flush()
-        except Exception:
+            if overwrite.streams and not overwrite.enabled:
+                yield _log(f"overwrite ({', '.join(sorted(overwrite.streams))}) upserts like append_dedup and deletes nothing: delete_absent_contacts is off")
+            for ordinal, incoming in enumerate(map(_incoming, input_messages), start=1):
+                if incoming is None:
+                    continue
+                if incoming.state is not None:
+                    yield from _warnings(dispatcher.flush())
+                    overwrite.state()
+                    yield incoming.state
+                elif incoming.complete:
+                    overwrite.complete(incoming.stream)
+                else:
+                    records_seen[incoming.stream] = records_seen.get(incoming.stream, 0) + 1
+                    position = Position(incoming.stream, records_seen[incoming.stream] if incoming.stream is not None else None, ordinal)
+                    yield from _warnings(self._write_record(incoming, position, routes, dispatcher, overwrite))
+            yield from _warnings(dispatcher.flush())
+            yield from self._delete_absent(overwrite, dispatcher, report, account, targets)
+        except Exception as error:
             # The sync fails part way (e.g. a rejected key): what was done so far is still worth knowing.
+            yield from _warnings(dispatcher.abort(error))
             report.close()
             yield from _closing_logs(report, targets)
             raise
+        finally:
+            pool.close()
         report.close()
         yield from _closing_logs(report, targets)
         failure = report.failure()
         if failure:
             raise failure
 
-    def _parse_input_stream(self, input_stream: io.TextIOWrapper) -> Iterator[Union[AirbyteMessage, BadLine]]:
+    @staticmethod
+    def _write_record(incoming: Incoming, position: Position, routes: Mapping[Tuple[Optional[str], str], Route], dispatcher: Dispatcher, overwrite: AbsentContacts) -> Iterator[str]:
+        route = routes.get((incoming.namespace, incoming.stream)) or routes.get((None, incoming.stream))
+        if route is not None and route.mode == "overwrite":
+            overwrite.record(incoming.stream)
+        if incoming.problem:
+            return dispatcher.reject(position, incoming.data, Rejected(incoming.problem), route is not None and route.mode == "overwrite")
+        if route is None:
+            return dispatcher.reject(position, incoming.data, Rejected(f"stream '{incoming.stream}' is not in the configured catalog", UNKNOWN_STREAM), False)
+        return dispatcher.write(route.target, route.mode, incoming.data, position)
+
+    @staticmethod
+    def _delete_absent(overwrite: AbsentContacts, dispatcher: Dispatcher, report: Report, account: Account, targets: Targets) -> Iterator[AirbyteMessage]:
+        if not (overwrite.streams and overwrite.enabled):
+            return
+        why_not = overwrite.why_not(dispatcher.overwrite_rejections)
+        if why_not is None and report.failure() is not None:
+            why_not = "the sync fails: more records were rejected than max_rejected_records"
+        if why_not:
+            yield _log(f"overwrite: no contact deleted, {why_not}", Level.WARN)
+            return
+        absent = overwrite.absent(account.ids(), targets.seen)
+        yield _log(f"overwrite: deleting the {len(absent)} contacts no record of this sync named")
+        yield from _warnings(dispatcher.delete(absent))
+
+    def _parse_input_stream(self, input_stream: io.TextIOWrapper) -> Iterator[Union[AirbyteMessage, Incoming]]:
         """Like the CDK's, but a line that is no valid message becomes a rejected record, never a crash or a silent skip
         (and is never echoed into the log: it may hold personal data)."""
         for line in input_stream:
@@ -124,19 +167,19 @@ class DestinationContacts(Destination):
             try:
                 raw = orjson.loads(line)
             except orjson.JSONDecodeError:
-                yield BadLine(None, None, "input line is not JSON")
+                yield Incoming(problem="input line is not JSON")
                 continue
             try:
                 yield AirbyteMessageSerializer.load(raw)
             except Exception:
                 record = raw.get("record") if isinstance(raw, dict) and raw.get("type") == "RECORD" else None
                 if not isinstance(record, dict):
-                    yield BadLine(None, raw, "input line is not a valid Airbyte message")
+                    yield Incoming(data=raw, problem="input line is not a valid Airbyte message")
                     continue
                 stream = record.get("stream") if isinstance(record.get("stream"), str) else None
                 data = record.get("data")
                 reason = "record data must be an object" if not isinstance(data, dict) else "input line is not a valid Airbyte record message"
-                yield BadLine(stream, data, reason)
+                yield Incoming(stream=stream, data=data, problem=reason)
 
     def _config(self, config: Mapping[str, Any]) -> Dict[str, Any]:
         config = with_defaults(self.spec(logging.getLogger("airbyte")), config)
@@ -164,6 +207,20 @@ def _routes(catalog: ConfiguredAirbyteCatalog) -> Dict[Tuple[Optional[str], str]
     return routes
 
 
+def _incoming(message: Union[AirbyteMessage, Incoming]) -> Optional[Incoming]:
+    if isinstance(message, Incoming):
+        return message
+    if message.type == Type.RECORD:
+        return Incoming(message.record.stream, message.record.namespace, message.record.data)
+    if message.type == Type.STATE:
+        return Incoming(state=message)
+    if message.type == Type.TRACE and message.trace.type == TraceType.STREAM_STATUS:
+        status = message.trace.stream_status
+        if status.status == AirbyteStreamStatus.COMPLETE:
+            return Incoming(stream=status.stream_descriptor.name, complete=True)
+    return None
+
+
 def _report(config: Mapping[str, Any]) -> Report:
     try:
         return Report(config.get("rejected_records_path"), config["max_rejected_records"], config["dry_run"])
@@ -177,6 +234,11 @@ def _closing_logs(report: Report, targets: Targets) -> Iterator[AirbyteMessage]:
     if report.dry_run:
         yield _log(json.dumps({"planned_changes_sample": report.sample}, ensure_ascii=False))
     yield _log(json.dumps(report.summary()))
+
+
+def _warnings(lines: Iterable[str]) -> Iterator[AirbyteMessage]:
+    for line in lines:
+        yield _log(line, Level.WARN)
 
 
 def _log(message: str, level: Level = Level.INFO) -> AirbyteMessage:

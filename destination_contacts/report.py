@@ -1,6 +1,7 @@
 """What a sync did: the counts, the rejected records (log, optional file), and whether that is too many."""
 
 import json
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
@@ -39,6 +40,36 @@ class Position:
         return f"{self.stream} record {self.record} (input message {self.message})"
 
 
+class Outcome:
+    """What became of one input record, filled in by whichever thread writes it and settled into the Report by the
+    main thread, in input order (so counts, logs and the rejected-records file read as if the sync ran alone)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter = Counter()
+        self.plans: List[Dict[str, Any]] = []
+        self.logs: List[str] = []
+        self.rejected: Optional[Rejected] = None
+        self.error: Optional[BaseException] = None  # fails the sync when settled
+        self.skipped = False  # never run: the sync failed first
+        self._done = threading.Event()
+
+    def count(self, name: str, amount: int = 1) -> None:
+        self.counts[name] += amount
+
+    def plan(self, description: Dict[str, Any]) -> None:
+        self.plans.append(description)
+
+    def finish(self) -> None:
+        self._done.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        return self._done.wait(timeout)
+
+
 class Report:
     def __init__(self, rejected_records_path: Optional[str], max_rejected: int, dry_run: bool):
         self.counts: Counter = Counter({name: 0 for name in COUNTS})
@@ -67,9 +98,22 @@ class Report:
             return message
         return None
 
-    def plan(self, position: Position, description: Dict[str, Any]) -> None:
+    def plan(self, position: Optional[Position], description: Dict[str, Any]) -> None:
         if len(self.sample) < SAMPLE_SIZE:
-            self.sample.append({"position": str(position), **description})
+            self.sample.append({"position": str(position) if position else "absent from the sync", **description})
+
+    def settle(self, position: Optional[Position], outcome: Outcome, data: Any) -> List[str]:
+        """Adds a finished record's outcome; returns its log lines. `position` None: work of the sync's own (deletes)."""
+        for name, amount in outcome.counts.items():
+            self.count(name, amount)
+        for description in outcome.plans:
+            self.plan(position, description)
+        lines = list(outcome.logs)
+        if outcome.rejected is not None:
+            line = self.reject(position, outcome.rejected, data)
+            if line:
+                lines.append(line)
+        return lines
 
     def summary(self) -> Dict[str, Any]:
         return {**{name: self.counts[name] for name in COUNTS}, "dry_run": self.dry_run}

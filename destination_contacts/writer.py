@@ -1,9 +1,9 @@
 """Runs a Change: the calls in order, each answer written back into the account index. The dry-run writer plans
 the same way and answers as the API would, sending nothing.
 
-The seam for concurrency: `apply` is called once per record, in input order, and `flush` before every state
-message is echoed. A concurrent writer may run changes for different contacts at once, as long as `flush` waits
-for all of them (and changes to one contact stay in order)."""
+Concurrency lives one level up (pool.py, dispatch.py): a whole record (match, diff, apply, recover) runs in the
+lane that owns its contact, so `apply` is called from several threads but never for one contact at once. The
+dispatcher's `flush` is what waits for every change before a state message is echoed."""
 
 from typing import Any, Dict, List, Mapping
 
@@ -39,9 +39,6 @@ class ApiWriter:
             tags = _tags(answer, [tag for tag in tags if tag not in change.remove_tags])
         self._account.set_tags(contact_id, tags)
         return self._account.find(contact_id, None, load=False) or known
-
-    def flush(self) -> None:
-        """Every change applied so far is done: true at once for this writer, which runs one call at a time."""
 
     def _account_forget(self, contact_id: str) -> Dict[str, Any]:
         gone = dict(self._account.find(contact_id, None, load=False) or {"id": contact_id})

@@ -13,8 +13,9 @@ def test_spec_has_the_shared_connection_fields_and_the_write_options(tmp_path):
     [message] = run.of_type("SPEC")
     spec = message["spec"]
     assert list(spec["connectionSpecification"]["properties"]) == [
-        "api_key", "base_url", "requests_per_minute", "tag_mode", "default_region", "max_rejected_records", "rejected_records_path", "dry_run"]
-    assert spec["supported_destination_sync_modes"] == ["append", "append_dedup", "update", "soft_delete"]
+        "api_key", "base_url", "requests_per_minute", "tag_mode", "default_region", "max_rejected_records", "rejected_records_path", "dry_run",
+        "max_workers", "delete_absent_contacts"]
+    assert spec["supported_destination_sync_modes"] == ["append", "append_dedup", "update", "soft_delete", "overwrite"]
 
 
 def test_check_refuses_plain_http_to_a_remote_host_and_an_unknown_region(tmp_path):

@@ -9,7 +9,7 @@ def test_discover_prints_objects_modes_schemas_and_matching_keys(tmp_path):
     [message] = run.of_type("DESTINATION_CATALOG")
     operations = message["destination_catalog"]["operations"]
     assert [(op["object_name"], op["sync_mode"]) for op in operations] == [
-        ("contacts", "append"), ("contacts", "append_dedup"), ("contacts", "update"), ("contacts", "soft_delete"),
+        ("contacts", "append"), ("contacts", "append_dedup"), ("contacts", "update"), ("contacts", "soft_delete"), ("contacts", "overwrite"),
         ("contact_tags", "append"), ("contact_tags", "append_dedup"), ("contact_tags", "soft_delete"),
     ]
     contacts = operations[0]

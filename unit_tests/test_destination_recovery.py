@@ -2,7 +2,7 @@
 
 from destination_contacts.account import Account
 from destination_contacts.api import RecordProblem
-from destination_contacts.report import Position, Report
+from destination_contacts.report import Outcome, Position, Report
 from destination_contacts.targets import Targets
 from destination_contacts.writer import ApiWriter
 
@@ -51,10 +51,25 @@ class ScriptedApi:
         return []
 
 
+class Sequential:
+    """Targets driven the way one lane drives them: prepare on the caller's thread, write, settle into the report."""
+
+    def __init__(self, targets, report):
+        self.targets = targets
+        self.report = report
+
+    def write(self, target, mode, data, position):
+        outcome = Outcome()
+        record = self.targets.prepare(target, mode, data)
+        self.targets.route(target, mode, record)
+        self.targets.write_contact(record, mode, outcome)
+        self.report.settle(position, outcome, data)
+
+
 def targets(api, **config):
     account = Account(api.pages, None)
     report = Report(None, 0, False)
-    return Targets({"tag_mode": "add", "dry_run": False, **config}, api, account, ApiWriter(api, account), report), report, account
+    return Sequential(Targets({"tag_mode": "add", "dry_run": False, **config}, api, account, ApiWriter(api, account)), report), report, account
 
 
 def test_contact_deleted_since_the_scan_is_recreated_by_an_upsert():
