@@ -24,10 +24,14 @@ NO_LIMIT_RPM = 10_000
 
 
 def input_records(account, changed, new, unchanged):
-    """Records as source-contacts emits them: `changed` with a new stage and one more tag, `new` never seen, `unchanged` as is."""
+    """Records as source-contacts emits them. Of the `changed`, half move to another stage (a segment update), half gain
+    a tag (a campaign); `new` were never seen; `unchanged` are as the account holds them."""
     records = []
-    for contact in account[:changed]:
-        records.append({**contact, "stage": "Customer" if contact.get("stage") != "Customer" else "Lead", "tags": [*contact.get("tags", []), "benchmarked"]})
+    for n, contact in enumerate(account[:changed]):
+        if n % 2:
+            records.append({**contact, "tags": [*contact.get("tags", []), "benchmarked"]})
+        else:
+            records.append({**contact, "stage": "Customer" if contact.get("stage") != "Customer" else "Lead"})
     records += account[changed:changed + unchanged]
     records += [{"name": f"New Contact {n}", "phoneNumber": f"+9715599{n:05d}", "stage": "Lead", "tags": ["new"]} for n in range(new)]
     keep = ("id", "name", "phoneNumber", "stage", "notes", "location", "customFields", "tags")
