@@ -58,9 +58,9 @@ def main() -> None:
     args = parser.parse_args()
 
     with SandboxAPI(contacts=args.contacts, max_limit=50) as api:
-        config = {"api_key": api.api_key, "base_url": api.url, "page_size": 100}
+        connection = {"api_key": api.api_key, "base_url": api.url}
         print(f"Sandbox Contacts API with {args.contacts} contacts on {api.url} (it serves at most 50 per page)")
-        result = sync(config, args.db.resolve())
+        result = sync({**connection, "page_size": 100}, args.db.resolve())
         print(f"Read: {len(api.requests)} API requests")
         with result.get_sql_engine().connect() as sql:
             for table in ("contacts", "contact_tags"):
@@ -74,7 +74,7 @@ def main() -> None:
         title, leads = tag_leads_of_one_location(result)
         print(f"\nIn DuckDB: tagged the {leads} leads of '{title}' with '{CAMPAIGN_TAG}'")
         api.reset_requests()
-        write_back(result, config, streams=["contacts"])
+        write_back(result, connection, streams=["contacts"])
         writes = [r for r in api.requests if r.method != "GET"]
         landed = [c for c in api.snapshot() if CAMPAIGN_TAG in (c.get("tags") or [])]
         print(f"Write-back: {len(api.requests) - len(writes)} reads to match, {len(writes)} writes "

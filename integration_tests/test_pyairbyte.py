@@ -1,5 +1,10 @@
 """PyAirbyte runs source-contacts from its executable and loads both streams into DuckDB."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from sqlalchemy import text
 
 from examples.sync_to_duckdb import CAMPAIGN_TAG, sync, tag_leads_of_one_location, write_back
@@ -66,3 +71,14 @@ def test_main_job_change_in_duckdb_lands_as_tag_calls_only(sandbox_factory, tmp_
     after = {c["id"]: c for c in api.snapshot()}
     assert {i for i, c in after.items() if CAMPAIGN_TAG in c["tags"]} == set(tagged)
     assert all(after[i]["tags"] == before[i]["tags"] for i in after if i not in tagged)
+
+
+def test_the_readme_main_job_runs_end_to_end(tmp_path):
+    """`./run demo` as a newcomer runs it, on a smaller account."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "examples" / "sync_to_duckdb.py"), "--contacts", "300", "--db", str(tmp_path / "demo.duckdb")],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(root), "AIRBYTE_OFFLINE_MODE": "1", "DO_NOT_TRACK": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "contacts: 300 rows" in done.stdout
+    assert "— all of them landed" in done.stdout
