@@ -1,9 +1,11 @@
 """The HTTP pieces both connectors share, built from airbyte-cdk parts: auth, rate budget, retries and error mapping."""
 
 import logging
+import threading
+import time
 from datetime import timedelta
 from typing import Any, Mapping, Optional, Union
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from urllib3.exceptions import NameResolutionError
@@ -36,6 +38,8 @@ RATE_LIMIT_FALLBACK_SECONDS = 60
 
 logger = logging.getLogger("airbyte")
 
+CONTACTS_PATH = "/v1/contacts"
+
 
 class ApiKeyAuthenticator(AbstractHeaderAuthenticator):
     """`x-api-key: <key>`, with no scheme prefix (the CDK's TokenAuthenticator would add one)."""
@@ -53,9 +57,25 @@ class ApiKeyAuthenticator(AbstractHeaderAuthenticator):
 
 
 class LoggedAPIBudget(APIBudget):
-    """The CDK's APIBudget, saying out loud when it makes the sync wait (the CDK only logs that at debug level)."""
+    """The CDK's APIBudget, saying out loud when it makes the sync wait (the CDK only logs that at debug level), and
+    holding every request back while a 429's Retry-After runs: the server counts the account, not the connection,
+    so the destination's other lanes must wait it out too, not only the request that got the 429."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._not_before = 0.0  # time.monotonic()
+        self._pause_lock = threading.Lock()
+
+    def update_from_response(self, request: Any, response: Any) -> None:
+        super().update_from_response(request, response)
+        if isinstance(response, requests.Response) and response.status_code == 429:
+            with self._pause_lock:
+                self._not_before = max(self._not_before, time.monotonic() + retry_after_seconds(response))
 
     def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        pause = self._not_before - time.monotonic()
+        if pause > 0 and block:
+            time.sleep(pause)
         try:
             super().acquire_call(request, block=False)
         except CallRateLimitHit as hit:
@@ -77,6 +97,11 @@ def rate_budget(requests_per_minute: int, interval: timedelta = RATE_WINDOW) -> 
     )
 
 
+def retry_after_seconds(response: requests.Response) -> float:
+    retry_after = response.headers.get("Retry-After", "")
+    return float(retry_after) if retry_after.replace(".", "", 1).isdigit() else RATE_LIMIT_FALLBACK_SECONDS
+
+
 class RetryAfterBackoff(BackoffStrategy):
     """429: exactly what Retry-After says; 5xx and dropped connections: exponential, capped."""
 
@@ -85,7 +110,7 @@ class RetryAfterBackoff(BackoffStrategy):
     ) -> Optional[float]:
         if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 429:
             retry_after = response_or_exception.headers.get("Retry-After", "")
-            seconds = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else RATE_LIMIT_FALLBACK_SECONDS
+            seconds = retry_after_seconds(response_or_exception)
             logger.info(f"waiting {seconds:g} s for the rate limit (HTTP 429, Retry-After: {retry_after or 'none'})")
             return seconds
         return float(min(2**attempt_count, MAX_BACKOFF_SECONDS))
@@ -128,11 +153,31 @@ class ContactsErrorHandler(HttpStatusErrorHandler):
         return ErrorResolution(ResponseAction.FAIL, FailureType.system_error, f"The Contacts API answered HTTP {status}: {message}")
 
 
+class ContactsHttpClient(HttpClient):
+    """The CDK's HttpClient, keeping an id's path segment as `url` encoded it: requests re-decodes %2E (an unreserved
+    character) when it prepares a URL, which would turn the id "." or ".." back into a dot segment that servers and
+    proxies resolve (`/v1/contacts/..` is `/v1/`)."""
+
+    def _create_prepared_request(self, *args: Any, **kwargs: Any) -> requests.PreparedRequest:
+        prepared = super()._create_prepared_request(*args, **kwargs)
+        prepared.url = _keep_dot_segments_encoded(prepared.url)
+        return prepared
+
+
+def _keep_dot_segments_encoded(prepared_url: str) -> str:
+    parts = urlsplit(prepared_url)
+    head, marker, rest = parts.path.partition(CONTACTS_PATH + "/")
+    if not marker:
+        return prepared_url
+    segments = [segment.replace(".", "%2E") if segment in (".", "..") else segment for segment in rest.split("/")]
+    return urlunsplit(parts._replace(path=head + marker + "/".join(segments)))
+
+
 def http_client(
     name: str, config: Mapping[str, Any], api_budget: Optional[APIBudget] = None, retries: bool = True, error_handler: Optional[ContactsErrorHandler] = None
 ) -> HttpClient:
     """The one way either connector talks to the API; `retries=False` for `check`, which answers from one request."""
-    return HttpClient(
+    return ContactsHttpClient(
         name=name,
         logger=logger,
         error_handler=error_handler or ContactsErrorHandler(config["api_key"]),
@@ -146,7 +191,7 @@ def http_client(
 
 def url(config: Mapping[str, Any], *segments: str) -> str:
     """`base_url` + `/v1/contacts` + the given segments, each percent-encoded so an id can never leave its path."""
-    return "/".join([base_url(config), "v1", "contacts", *(_path_segment(segment) for segment in segments)])
+    return "/".join([base_url(config) + CONTACTS_PATH, *(_path_segment(segment) for segment in segments)])
 
 
 def _path_segment(value: str) -> str:

@@ -15,8 +15,9 @@ from contacts_api.paging import PageNumberPaginator, contacts_page
 logger = logging.getLogger("airbyte")
 
 PAGE_SIZE = 100
-# Answers about one record, not about the sync: the writer turns them into a rejection or a recovery.
-RECORD_STATUSES = {400: "invalid", 404: "gone", 409: "conflict", 422: "invalid"}
+# Answers about one record, not about the sync: the writer turns them into a rejection or a recovery (413: a record
+# too large for the API, e.g. a huge notes field, is that record's problem, not a reason to fail the sync).
+RECORD_STATUSES = {400: "invalid", 404: "gone", 409: "conflict", 413: "invalid", 422: "invalid"}
 
 
 class RecordProblem(Exception):
