@@ -161,13 +161,17 @@ class DestinationContacts(Destination):
     def _parse_input_stream(self, input_stream: io.TextIOWrapper) -> Iterator[Union[AirbyteMessage, Incoming]]:
         """Like the CDK's, but a line that is no valid message becomes a rejected record, never a crash or a silent skip
         (and is never echoed into the log: it may hold personal data)."""
+        if isinstance(input_stream, io.TextIOWrapper):
+            # Bytes that are not UTF-8 would otherwise raise from the read itself and end the sync with a traceback;
+            # kept as surrogates, they make only their own line a rejected record.
+            input_stream.reconfigure(errors="surrogateescape")
         for line in input_stream:
             if not line.strip():
                 continue
             try:
                 raw = orjson.loads(line)
             except orjson.JSONDecodeError:
-                yield Incoming(problem="input line is not JSON")
+                yield Incoming(problem="input line is not valid UTF-8" if not _utf8(line) else "input line is not JSON")
                 continue
             try:
                 yield AirbyteMessageSerializer.load(raw)
@@ -211,14 +215,25 @@ def _incoming(message: Union[AirbyteMessage, Incoming]) -> Optional[Incoming]:
     if isinstance(message, Incoming):
         return message
     if message.type == Type.RECORD:
+        if message.record is None:  # {"type": "RECORD"} parses, with no record in it
+            return Incoming(problem="input line is not a valid Airbyte record message")
         return Incoming(message.record.stream, message.record.namespace, message.record.data)
     if message.type == Type.STATE:
-        return Incoming(state=message)
-    if message.type == Type.TRACE and message.trace.type == TraceType.STREAM_STATUS:
+        # A STATE without a state would be echoed as one: nothing to commit, so it is turned away like any bad line.
+        return Incoming(state=message) if message.state is not None else Incoming(problem="input line is not a valid Airbyte message")
+    if message.type == Type.TRACE and message.trace is not None and message.trace.type == TraceType.STREAM_STATUS:
         status = message.trace.stream_status
         if status.status == AirbyteStreamStatus.COMPLETE:
             return Incoming(stream=status.stream_descriptor.name, complete=True)
     return None
+
+
+def _utf8(line: str) -> bool:
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _report(config: Mapping[str, Any]) -> Report:
