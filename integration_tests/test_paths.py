@@ -1,0 +1,86 @@
+"""Issue 5 §7: contact ids with `/`, `..`, `?`, `#`, `%`, spaces or unicode are percent-encoded into one path segment;
+the sandbox's log of raw request paths proves that no update, delete or tag request leaves `/v1/contacts/{id}` and its
+tag paths."""
+
+import json
+import re
+from urllib.parse import unquote
+
+from integration_tests.connector import API_KEY, run_connector
+
+HOSTILE_IDS = [
+    "..", ".", "...", "../x", "a/b", "a/../../b", "/leading", "q?x=1", "h#frag", "100%", "p%2F", "%2E%2E",
+    "sp ace", "tab\tid", "日本", "Zoë ✨", "a;b=c", "a+b&c",
+]
+# One segment: unreserved characters and %XX escapes only, and never a dot segment.
+SEGMENT = r"(?:[A-Za-z0-9_.~-]|%[0-9A-F]{2})+"
+ALLOWED = re.compile(rf"/v1/contacts(?:/(?P<id>{SEGMENT})(?:/tags/(?:add|remove))?)?")
+
+
+def phone(n):
+    return f"+97150123{n:04d}"
+
+
+def record(data, stream):
+    return json.dumps({"type": "RECORD", "record": {"stream": stream, "emitted_at": 1, "data": data}}) + "\n"
+
+
+def configured(name, mode, target):
+    return {"stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+            "sync_mode": "full_refresh", "destination_sync_mode": mode, "destination_object_name": target}
+
+
+def assert_paths_stay_inside(api, ids):
+    touched = set()
+    for request in api.requests:
+        match = ALLOWED.fullmatch(request.path)
+        assert match, f"{request.method} {request.path} leaves /v1/contacts/{{id}}"
+        segment = match.group("id")
+        if segment is not None:
+            assert segment not in (".", ".."), request.path
+            assert unquote(segment) in ids, request.path
+            touched.add(unquote(segment))
+    return touched
+
+
+def test_hostile_ids_stay_in_one_encoded_segment_for_updates_tags_and_deletes(sandbox_factory, tmp_path):
+    api = sandbox_factory()
+    api.add_contacts([{"id": cid, "name": f"n{n}", "phoneNumber": phone(n), "tags": ["old"]} for n, cid in enumerate(HOSTILE_IDS)])
+    half = len(HOSTILE_IDS) // 2
+    messages = (
+        # Update by id (PUT), sync its tags (tags/add and tags/remove), for every id.
+        [record({"id": cid, "name": f"renamed {n}", "phoneNumber": phone(n), "tags": ["new"]}, "people") for n, cid in enumerate(HOSTILE_IDS)]
+        # contact_tags rows by id: add one tag, remove another.
+        + [record({"contact_id": cid, "tag": "row"}, "tag_rows") for cid in HOSTILE_IDS]
+        + [record({"contact_id": cid, "tag": "new"}, "untag_rows") for cid in HOSTILE_IDS[:half]]
+        # Delete by id, half of them.
+        + [record({"id": cid}, "gone") for cid in HOSTILE_IDS[half:]]
+    )
+    catalog = {"streams": [configured("people", "append_dedup", "contacts"), configured("tag_rows", "append", "contact_tags"),
+                           configured("untag_rows", "soft_delete", "contact_tags"), configured("gone", "soft_delete", "contacts")]}
+    run = run_connector("destination-contacts", "write", tmp_path, {"api_key": API_KEY, "base_url": api.url, "tag_mode": "sync"},
+                        catalog, stdin="".join(messages))
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.logs[-2])["rejected"] == 0
+    touched = assert_paths_stay_inside(api, set(HOSTILE_IDS))
+    assert touched == set(HOSTILE_IDS)  # every id reached the API, as itself
+    kinds = {(r.method, r.path.rsplit("/", 1)[-1] if "/tags/" in r.path else "contact") for r in api.requests}
+    assert {("PUT", "contact"), ("DELETE", "contact"), ("POST", "add"), ("POST", "remove")} <= kinds
+    final = {c["id"]: c for c in api.snapshot()}
+    assert sorted(final) == sorted(HOSTILE_IDS[:half])
+    for n, cid in enumerate(HOSTILE_IDS[:half]):
+        assert final[cid]["name"] == f"renamed {n}" and sorted(final[cid]["tags"]) == ["row"]
+
+
+def test_dot_segments_are_sent_encoded_not_resolved(sandbox_factory, tmp_path):
+    """requests re-decodes %2E when it prepares a URL; the connector puts the encoding back (contacts_api/http.py)."""
+    api = sandbox_factory()
+    api.add_contacts([{"id": "..", "name": "Dots", "phoneNumber": phone(1), "tags": []}, {"id": ".", "name": "Dot", "phoneNumber": phone(2), "tags": []}])
+    catalog = {"streams": [configured("contacts", "append_dedup", "contacts")]}
+    run = run_connector("destination-contacts", "write", tmp_path, {"api_key": API_KEY, "base_url": api.url, "max_workers": 1}, catalog,
+                        stdin=record({"id": "..", "name": "Dots 2", "phoneNumber": phone(1), "tags": ["x"]}, "contacts")
+                        + record({"id": ".", "name": "Dot 2", "phoneNumber": phone(2)}, "contacts"))
+    assert run.returncode == 0, run.stderr
+    assert [(r.method, r.path) for r in api.requests if r.method != "GET"] == [
+        ("PUT", "/v1/contacts/%2E%2E"), ("POST", "/v1/contacts/%2E%2E/tags/add"), ("PUT", "/v1/contacts/%2E"),
+    ]
