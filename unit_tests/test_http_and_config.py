@@ -1,11 +1,14 @@
+import gc
 import json
 import time
+import weakref
 from datetime import timedelta
 from importlib import resources
 
 import pytest
 import requests
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit
 from airbyte_cdk.sources.streams.http.error_handlers import ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -65,6 +68,20 @@ def test_budget_blocks_the_request_past_the_limit_and_says_so(caplog):
         budget.acquire_call(request)
     assert 0.9 <= time.monotonic() - started < 2
     assert any("for the rate limit" in record.message for record in caplog.records)
+
+
+def test_budget_keeps_no_request_alive_yet_counts_every_call():
+    """pyrate-limiter holds what it is given for up to three windows: that must not be the requests and their bodies."""
+    budget = rate_budget(50)
+    sent = [requests.Request("POST", "http://127.0.0.1/v1/contacts", json={"name": "x" * 1000}).prepare() for _ in range(50)]
+    for request in sent:
+        budget.acquire_call(request, block=False)
+    alive = [weakref.ref(request) for request in sent]
+    del sent, request
+    gc.collect()
+    assert [ref for ref in alive if ref() is not None] == []
+    with pytest.raises(CallRateLimitHit):
+        budget.acquire_call(requests.Request("GET", "http://127.0.0.1/v1/contacts").prepare(), block=False)
 
 
 @pytest.mark.parametrize(
