@@ -118,7 +118,7 @@ class DestinationContacts(Destination):
                     position = Position(incoming.stream, records_seen[incoming.stream] if incoming.stream is not None else None, ordinal)
                     yield from _warnings(self._write_record(incoming, position, routes, dispatcher, overwrite))
             yield from _warnings(dispatcher.flush())
-            yield from self._delete_absent(overwrite, dispatcher, report, account, targets)
+            yield from self._delete_absent(overwrite, dispatcher, report, account)
         except Exception as error:
             # The sync fails part way (e.g. a rejected key): what was done so far is still worth knowing.
             yield from _warnings(dispatcher.abort(error))
@@ -127,6 +127,7 @@ class DestinationContacts(Destination):
             raise
         finally:
             pool.close()
+            account.close()
         report.close()
         yield from _closing_logs(report, targets)
         failure = report.failure()
@@ -145,7 +146,7 @@ class DestinationContacts(Destination):
         return dispatcher.write(route.target, route.mode, incoming.data, position)
 
     @staticmethod
-    def _delete_absent(overwrite: AbsentContacts, dispatcher: Dispatcher, report: Report, account: Account, targets: Targets) -> Iterator[AirbyteMessage]:
+    def _delete_absent(overwrite: AbsentContacts, dispatcher: Dispatcher, report: Report, account: Account) -> Iterator[AirbyteMessage]:
         if not (overwrite.streams and overwrite.enabled):
             return
         why_not = overwrite.why_not(dispatcher.overwrite_rejections)
@@ -154,9 +155,8 @@ class DestinationContacts(Destination):
         if why_not:
             yield _log(f"overwrite: no contact deleted, {why_not}", Level.WARN)
             return
-        absent = overwrite.absent(account.ids(), targets.seen)
-        yield _log(f"overwrite: deleting the {len(absent)} contacts no record of this sync named")
-        yield from _warnings(dispatcher.delete(absent))
+        yield _log(f"overwrite: deleting the {account.count_unseen()} contacts no record of this sync named")
+        yield from _warnings(dispatcher.delete(account.unseen_ids()))
 
     def _parse_input_stream(self, input_stream: io.TextIOWrapper) -> Iterator[Union[AirbyteMessage, Incoming]]:
         """Like the CDK's, but a line that is no valid message becomes a rejected record, never a crash or a silent skip

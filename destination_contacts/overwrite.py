@@ -11,7 +11,7 @@ when this run saw the whole of every overwrite stream:
 - no record of an overwrite stream was rejected (it cannot say which contact it meant to keep);
 - the overwrite streams sent at least one record (an empty read never empties the account)."""
 
-from typing import Iterable, List, Optional, Set
+from typing import Iterable, Optional, Set
 
 
 class AbsentContacts:
@@ -51,7 +51,3 @@ class AbsentContacts:
         if not self.records:
             return "the overwrite streams sent no record: an empty read never empties the account"
         return None
-
-    @staticmethod
-    def absent(known: List[str], seen: Set[str]) -> List[str]:
-        return [contact_id for contact_id in known if contact_id not in seen]

@@ -45,8 +45,6 @@ class Targets:
         self._account = account
         self._writer = writer
         self.ignored_fields: Set[str] = set()
-        # Every contact a `contacts` record matched or created: what overwrite keeps (see Destination._delete_absent).
-        self.seen: Set[str] = set()
 
     # --- main thread ---------------------------------------------------------------------------------------
 
@@ -191,13 +189,13 @@ class Targets:
     def _apply(self, change: Change, outcome: Outcome) -> None:
         if change.empty:
             outcome.count("unchanged")
-            self.seen.add(change.contact_id)
+            self._account.mark_seen(change.contact_id)
             return
         if self._dry_run:
             outcome.plan(change.describe())
         contact = self._writer.apply(change)
         if not change.delete:
-            self.seen.add(contact["id"])
+            self._account.mark_seen(contact["id"])
         outcome.count("deleted" if change.delete else "created" if change.creates else "updated")
         outcome.count("tags_added", len(change.add_tags))
         outcome.count("tags_removed", len(change.remove_tags))

@@ -81,7 +81,7 @@ def test_writes_during_a_rescan_win_over_the_scanned_pages():
     assert account.find("c1", None, load=False)["name"] == "New"
     assert account.find(None, "+971501234569", load=False)["id"] == "c1"
     assert account.find(None, "+971501234567", load=False) is None
-    assert account.find("c2", None, load=False) is None and account.ids() == ["c1"]
+    assert account.find("c2", None, load=False) is None and list(account.unseen_ids()) == ["c1"]
 
 
 def test_reading_ahead_is_bounded_and_sends_pending_tag_rows_early():
