@@ -59,9 +59,10 @@ class Account:
                     self._db.executemany(f"INSERT OR IGNORE INTO {scanned} (id, e164, kept) VALUES (?, ?, ?)", rows)
             with self._lock:
                 for contact_id, kept in self._touched.items():
-                    self._db.execute(f"DELETE FROM {scanned} WHERE id = ?", (contact_id,))
-                    if kept is not _FORGOTTEN:
-                        self._db.execute(f"INSERT INTO {scanned} (id, e164, kept) VALUES (?, ?, ?)", self._row(kept))
+                    if kept is _FORGOTTEN:
+                        self._db.execute(f"DELETE FROM {scanned} WHERE id = ?", (contact_id,))
+                    else:
+                        self._upsert(scanned, kept)
                 (shared,) = self._db.execute(f"SELECT COUNT(e164) - COUNT(DISTINCT e164) FROM {scanned}").fetchone()
                 old, self._table = self._table, scanned
                 self.loaded = True
@@ -149,11 +150,14 @@ class Account:
         return table
 
     def _store(self, kept: dict) -> None:
-        # An upsert keeps the contact's place (seq) in scan order.
-        self._db.execute(f"INSERT INTO {self._table} (id, e164, kept) VALUES (?, ?, ?) "
-                         "ON CONFLICT (id) DO UPDATE SET e164 = excluded.e164, kept = excluded.kept", self._row(kept))
+        self._upsert(self._table, kept)
         if self._touched is not None:
             self._touched[kept["id"]] = kept
+
+    def _upsert(self, table: str, kept: dict) -> None:
+        # An upsert keeps the contact's place (seq) in scan order.
+        self._db.execute(f"INSERT INTO {table} (id, e164, kept) VALUES (?, ?, ?) "
+                         "ON CONFLICT (id) DO UPDATE SET e164 = excluded.e164, kept = excluded.kept", self._row(kept))
 
     def _kept(self, contact: Mapping[str, Any]) -> dict:
         kept = {name: contact[name] for name in KEPT if name in contact}

@@ -57,10 +57,6 @@ class Incoming:
     state: Optional[AirbyteMessage] = None
     complete: bool = False  # a stream status COMPLETE for `stream`
 
-    @property
-    def is_record(self) -> bool:
-        return self.state is None and not self.complete
-
 
 @dataclass(frozen=True)
 class Route:

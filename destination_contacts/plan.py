@@ -65,13 +65,14 @@ def delete_change(current: Mapping[str, Any]) -> Change:
     return Change(current["id"], delete=True)
 
 
-def tag_change(current: Mapping[str, Any], tag: str, add: bool) -> Change:
-    present = tag in (current.get("tags") or ())
-    if add and not present:
-        return Change(current["id"], add_tags=(tag,))
-    if not add and present:
-        return Change(current["id"], remove_tags=(tag,))
-    return Change(current["id"])
+def tags_change(current: Mapping[str, Any], wanted: Mapping[str, bool]) -> Change:
+    """contact_tags rows of one contact, as {tag: whether it should be there}: only what differs is sent."""
+    present = current.get("tags") or ()
+    return Change(
+        current["id"],
+        add_tags=tuple(tag for tag, add in wanted.items() if add and tag not in present),
+        remove_tags=tuple(tag for tag, add in wanted.items() if not add and tag in present),
+    )
 
 
 def _same(name: str, current: Mapping[str, Any], wanted: Any) -> bool:

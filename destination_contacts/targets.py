@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Uni
 
 from destination_contacts.account import Account
 from destination_contacts.api import ContactsApi, RecordProblem
-from destination_contacts.plan import E164, Change, contact_change, delete_change
+from destination_contacts.plan import E164, Change, contact_change, delete_change, tags_change
 from destination_contacts.records import CREATING_MODES, ContactRecord, TagRecord, contact_record, tag_record
 from destination_contacts.report import Outcome, Rejected
 
@@ -149,12 +149,7 @@ class Targets:
         for row in rows:
             last.pop(row.record.tag, None)
             last[row.record.tag] = row  # a tag's last row decides, in the order of the last rows
-        tags = current.get("tags") or ()
-        change = Change(
-            contact_id,
-            add_tags=tuple(tag for tag, row in last.items() if row.add and tag not in tags),
-            remove_tags=tuple(tag for tag, row in last.items() if not row.add and tag in tags),
-        )
+        change = tags_change(current, {tag: row.add for tag, row in last.items()})
         changing = [row for row in rows if last[row.record.tag] is row and row.record.tag in change.add_tags + change.remove_tags]
         if changing and self._dry_run:
             changing[0].outcome.plan(change.describe())
@@ -175,8 +170,10 @@ class Targets:
     def _find_by_phone(self, phone: str) -> Optional[Mapping[str, Any]]:
         """One search request; a full rescan only if the search does not find it (a stored number spelled differently)."""
         for contact in self._api.search(phone):
-            if isinstance(contact.get("id"), str) and self._account.remember(contact).get(E164) == phone:
-                return self._account.find(contact["id"], None, load=False)
+            if isinstance(contact.get("id"), str):
+                kept = self._account.remember(contact)
+                if kept[E164] == phone:
+                    return kept
         self._account.load()
         return self._account.find(None, phone, load=False)
 

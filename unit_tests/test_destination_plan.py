@@ -2,7 +2,7 @@
 
 import pytest
 
-from destination_contacts.plan import E164, Change, contact_change, delete_change, tag_change
+from destination_contacts.plan import E164, Change, contact_change, delete_change, tags_change
 from destination_contacts.phones import NEEDS_REGION, to_e164
 from destination_contacts.records import contact_record, tag_record
 from destination_contacts.report import Rejected
@@ -120,7 +120,7 @@ def test_a_new_contact_is_a_post_without_tags_then_one_tag_call():
 
 def test_delete_and_tag_rows():
     assert delete_change(CURRENT) == Change("c1", delete=True)
-    assert tag_change(CURRENT, "c", add=True) == Change("c1", add_tags=("c",))
-    assert tag_change(CURRENT, "a", add=True).empty
-    assert tag_change(CURRENT, "a", add=False) == Change("c1", remove_tags=("a",))
-    assert tag_change(CURRENT, "z", add=False).empty
+    assert tags_change(CURRENT, {"c": True}) == Change("c1", add_tags=("c",))
+    assert tags_change(CURRENT, {"a": True}).empty
+    assert tags_change(CURRENT, {"a": False}) == Change("c1", remove_tags=("a",))
+    assert tags_change(CURRENT, {"z": False}).empty

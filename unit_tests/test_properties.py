@@ -54,7 +54,7 @@ def test_any_text_is_either_normalised_or_rejected_with_a_reason(text):
 # --- read by the source, written by the destination: no change ---------------------------------------------------
 
 from destination_contacts.account import Account  # noqa: E402
-from destination_contacts.plan import contact_change, tag_change  # noqa: E402
+from destination_contacts.plan import contact_change, tags_change  # noqa: E402
 from destination_contacts.records import contact_record, tag_record  # noqa: E402
 from source_contacts.streams import Contacts, ContactTags  # noqa: E402
 
@@ -103,4 +103,4 @@ def test_a_contact_read_by_the_source_and_written_back_changes_nothing(contact, 
     assert wanted.tags == tuple(contact["tags"])  # tags round-trip, in order
     # ... and each contact_tags row of the source, written back as a row, changes nothing either.
     for row in ContactTags.records(None, contact):
-        assert tag_change(current, tag_record(as_the_cdk_emits(row), None).tag, add=True).empty
+        assert tags_change(current, {tag_record(as_the_cdk_emits(row), None).tag: True}).empty
