@@ -7,6 +7,8 @@
 # (unit_tests/test_metadata.py checks both, and that CONNECTOR_VERSION is the package's version).
 
 ARG BASE_IMAGE=docker.io/library/python:3.11.11-slim-bookworm@sha256:6ed5bff4d7d377e2a27d9285553b8c21cfccc4f00881de1b24c9bc8d90016e82
+# Checked against the package's version in the builder, and written into the image's label: one value for both.
+ARG CONNECTOR_VERSION=0.1.0
 
 # The package and its runtime dependencies (no dev extras) go to /install; the sources stay in this stage.
 FROM ${BASE_IMAGE} AS builder
@@ -20,7 +22,7 @@ COPY README.md ./
 COPY contacts_api ./contacts_api
 COPY source_contacts ./source_contacts
 COPY destination_contacts ./destination_contacts
-ARG CONNECTOR_VERSION=0.1.0
+ARG CONNECTOR_VERSION
 RUN pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore --prefix=/install --no-deps . \
     && installed=$(PYTHONPATH=/install/lib/python3.11/site-packages python -c \
         'import importlib.metadata as m; print(m.version("airbyte-contacts-connectors"))') \
@@ -37,7 +39,7 @@ COPY --from=builder /install /usr/local
 
 # Everything above is shared by both images; only what follows depends on the connector.
 ARG CONNECTOR_NAME=source-contacts
-ARG CONNECTOR_VERSION=0.1.0
+ARG CONNECTOR_VERSION
 RUN test -x "/usr/local/bin/${CONNECTOR_NAME}" \
        || { echo "CONNECTOR_NAME must be source-contacts or destination-contacts, not '${CONNECTOR_NAME}'" >&2; exit 1; } \
     && ln -s "${CONNECTOR_NAME}" /usr/local/bin/airbyte-entrypoint

@@ -52,7 +52,7 @@ def tag_leads_of_one_location(result: ReadResult) -> tuple:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contacts", type=int, default=1000)
     parser.add_argument("--db", type=Path, default=Path("contacts.duckdb"))
     args = parser.parse_args()
