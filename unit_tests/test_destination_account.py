@@ -23,10 +23,11 @@ def test_a_shared_phone_belongs_to_the_earliest_contact_even_after_it_changes(ca
     assert account.find(None, "+971501234567")["id"] == "c2"  # the next owner, not nobody
 
 
-def test_set_tags_and_remember_return_copies_and_keep_only_what_a_diff_compares():
+def test_remember_returns_a_copy_the_caller_may_change_set_tags_changes_only_tags_and_only_compared_fields_are_kept():
     account = Account(lambda: iter([]), None)
     kept = account.remember(contact(1, createdAt="2026-01-01T00:00:00Z", customFields={"n": 10**30}))
-    kept["name"] = "changed by a caller"
+    assert kept == account.find("c1", None, load=False)  # what was stored ...
+    kept["name"] = "changed by a caller"  # ... but not the stored contact itself
     account.set_tags("c1", ["a", "b"])
     assert account.find("c1", None, load=False) == {"id": "c1", "name": "Contact 1", "phoneNumber": "+971500000001", "tags": ["a", "b"],
                                         "customFields": {"n": 10**30}, "_e164": "+971500000001"}

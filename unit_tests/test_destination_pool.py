@@ -10,13 +10,19 @@ from destination_contacts.pool import LanePool
 
 
 def recorder(log, name, delay=0.0, fail=False):
+    """Logs (name, lane thread) when the job starts, or (name, "skipped"); then (name, "end") once it has run."""
     def job(skip):
         log.append((name, "skipped" if skip else threading.current_thread().name))
         if not skip:
             time.sleep(delay)
+            log.append((name, "end"))
             if fail:
                 raise RuntimeError(name)
     return job
+
+
+def lanes_of(log):
+    return {name: lane for name, lane in log if lane != "end"}
 
 
 def test_jobs_sharing_a_key_run_in_order_in_one_lane_and_others_spread():
@@ -28,20 +34,28 @@ def test_jobs_sharing_a_key_run_in_order_in_one_lane_and_others_spread():
     pool.submit({("id", "x")}, recorder(log, "a3"))  # shares a key with a2 only
     assert pool.wait(5)
     pool.close()
-    lanes = dict(log)
+    lanes = lanes_of(log)
     assert lanes["a1"] == lanes["a2"] == lanes["a3"] != lanes["b1"]
-    assert [name for name, _ in log if name.startswith("a")] == ["a1", "a2", "a3"]
+    # One after the other: each a-job starts only once the one before it ended.
+    assert [(name, "end" if lane == "end" else "start") for name, lane in log if name.startswith("a")] == [
+        ("a1", "start"), ("a1", "end"), ("a2", "start"), ("a2", "end"), ("a3", "start"), ("a3", "end")]
 
 
-def test_a_job_joining_two_busy_lanes_waits_for_both():
+@pytest.mark.parametrize("a_delay, b_delay", [(0.05, 0.2), (0.2, 0.05)], ids=["b-ends-last", "a-ends-last"])
+def test_a_job_joining_two_busy_lanes_waits_for_both(a_delay, b_delay):
+    # Both orders: a pool that waited for only one of the two lanes (whichever it picks) starts "ab" while the
+    # slower job still runs, in one of the two cases.
     pool = LanePool(2)
     log = []
-    pool.submit({"a"}, recorder(log, "a", 0.1))
-    pool.submit({"b"}, recorder(log, "b", 0.1))
+    pool.submit({"a"}, recorder(log, "a", a_delay))
+    pool.submit({"b"}, recorder(log, "b", b_delay))
     pool.submit({"a", "b"}, recorder(log, "ab"))
     assert pool.wait(5)
     pool.close()
-    assert log[-1][0] == "ab" and {name for name, _ in log[:2]} == {"a", "b"}
+    lanes = lanes_of(log)
+    assert lanes["a"] != lanes["b"]  # both lanes were busy when "ab" came
+    started = log.index(("ab", lanes["ab"]))
+    assert log.index(("a", "end")) < started and log.index(("b", "end")) < started, log
 
 
 def test_an_idle_lane_forgets_its_keys_and_a_failure_skips_the_rest():
@@ -55,7 +69,10 @@ def test_an_idle_lane_forgets_its_keys_and_a_failure_skips_the_rest():
     assert pool.wait(5)
     pool.close()
     assert isinstance(pool.failure, RuntimeError) and log[-1] == ("b2", "skipped")
-    with pytest.raises(ValueError):
+
+
+def test_a_pool_needs_at_least_one_worker():
+    with pytest.raises(ValueError, match="at least one worker"):
         LanePool(0)
 
 

@@ -1,8 +1,12 @@
 """Targets + ApiWriter + Account against a scripted API: the recoveries the sandbox cannot stage in order."""
 
+import pytest
+
 from destination_contacts.account import Account
 from destination_contacts.api import RecordProblem
-from destination_contacts.report import Outcome, Position, Report
+from destination_contacts.dispatch import Dispatcher
+from destination_contacts.pool import LanePool
+from destination_contacts.report import Position, Report
 from destination_contacts.targets import Targets
 from destination_contacts.writer import ApiWriter
 
@@ -51,28 +55,34 @@ class ScriptedApi:
         return []
 
 
-class Sequential:
-    """Targets driven the way one lane drives them: prepare on the caller's thread, write, settle into the report."""
+class OneLane:
+    """The real Dispatcher with a one-lane pool: each record written, then flushed (written and settled) at once."""
 
     def __init__(self, targets, report):
-        self.targets = targets
-        self.report = report
+        self.pool = LanePool(1)
+        self.dispatcher = Dispatcher(targets, report, self.pool)
 
     def write(self, target, mode, data, position):
-        outcome = Outcome()
-        record = self.targets.prepare(target, mode, data)
-        self.targets.route(target, mode, record)
-        self.targets.write_contact(record, mode, outcome)
-        self.report.settle(position, outcome, data)
+        list(self.dispatcher.write(target, mode, data, position))
+        list(self.dispatcher.flush())
 
 
-def targets(api, **config):
-    account = Account(api.pages, None)
-    report = Report(None, 0, False)
-    return Sequential(Targets({"tag_mode": "add", "dry_run": False, **config}, api, account, ApiWriter(api, account)), report), report, account
+@pytest.fixture
+def targets():
+    lanes = []
+
+    def build(api, **config):
+        account = Account(api.pages, None)
+        report = Report(None, 0, False)
+        lanes.append(OneLane(Targets({"tag_mode": "add", "dry_run": False, **config}, api, account, ApiWriter(api, account)), report))
+        return lanes[-1], report, account
+
+    yield build
+    for lane in lanes:
+        lane.pool.close()
 
 
-def test_contact_deleted_since_the_scan_is_recreated_by_an_upsert():
+def test_contact_deleted_since_the_scan_is_recreated_by_an_upsert(targets):
     api = ScriptedApi([{"id": "c1", "name": "Zoë", "phoneNumber": E, "tags": []}], gone={"c1"})
     t, report, account = targets(api)
     t.write("contacts", "append_dedup", {"name": "Zoë", "phoneNumber": E, "stage": "Lead"}, HERE)
@@ -83,14 +93,14 @@ def test_contact_deleted_since_the_scan_is_recreated_by_an_upsert():
     assert report.counts["created"] == 1 and account.find(None, E)["id"] == "new1"
 
 
-def test_a_delete_answered_404_counts_as_deleted():
+def test_a_delete_answered_404_counts_as_deleted(targets):
     api = ScriptedApi([{"id": "c1", "name": "Zoë", "phoneNumber": E}], gone={"c1"})
     t, report, account = targets(api)
     t.write("contacts", "soft_delete", {"id": "c1"}, HERE)
     assert report.counts["deleted"] == 1
 
 
-def test_answers_without_fields_or_tags_keep_what_was_sent():
+def test_answers_without_fields_or_tags_keep_what_was_sent(targets):
     api = ScriptedApi([{"id": "c1", "name": "Zoë", "phoneNumber": E, "tags": ["a"]}])
     t, report, account = targets(api)
     record = {"name": "Zoë", "phoneNumber": E, "notes": "hi", "tags": ["a", "b"]}
@@ -101,7 +111,7 @@ def test_answers_without_fields_or_tags_keep_what_was_sent():
     assert len(api.calls) == calls and report.counts["unchanged"] == 1
 
 
-def test_phone_index_follows_a_phone_change():
+def test_phone_index_follows_a_phone_change(targets):
     api = ScriptedApi([{"id": "c1", "name": "Zoë", "phoneNumber": "+971 50 123 4567"}])
     t, report, account = targets(api)
     assert account.find(None, E, load=True)["id"] == "c1"

@@ -1,5 +1,6 @@
 import gc
 import json
+import socket
 import time
 import weakref
 from datetime import timedelta
@@ -7,6 +8,7 @@ from importlib import resources
 
 import pytest
 import requests
+import urllib3
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit
 from airbyte_cdk.sources.streams.http.error_handlers import ResponseAction
@@ -145,10 +147,19 @@ def test_an_unknown_config_field_is_refused_with_a_suggestion():
     assert with_defaults(spec, {"api_key": "k", "_limit": 5})["page_size"] == 100  # the CDK's internal flags pass
 
 
+def connection_error(reason):
+    """What requests raises when urllib3 gave up on a connection, built offline: the pool's MaxRetryError wrapped."""
+    host = "nonexistent.invalid"
+    return requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, f"https://{host}/v1/contacts", reason=reason))
+
+
 def test_a_host_that_does_not_resolve_fails_at_once_as_a_config_error():
-    try:
-        requests.get("https://nonexistent.invalid/v1/contacts", timeout=5)
-    except requests.ConnectionError as error:
-        resolution = ContactsErrorHandler("k").interpret_response(error)
+    conn = urllib3.connection.HTTPSConnection("nonexistent.invalid", 443)
+    error = connection_error(urllib3.exceptions.NameResolutionError("nonexistent.invalid", conn, socket.gaierror(socket.EAI_NONAME, "Name or service not known")))
+    resolution = ContactsErrorHandler("k").interpret_response(error)
     assert (resolution.response_action, resolution.failure_type) == (ResponseAction.FAIL, FailureType.config_error)
     assert "does not resolve" in resolution.error_message
+    # Any other refused connection is transient: retried, not a config error.
+    refused = connection_error(urllib3.exceptions.NewConnectionError(conn, "Connection refused"))
+    resolution = ContactsErrorHandler("k").interpret_response(refused)
+    assert (resolution.response_action, resolution.failure_type) == (ResponseAction.RETRY, FailureType.transient_error)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import pytest
@@ -32,58 +33,67 @@ def dockerfile_arg(name: str) -> str:
     return match.group(1)
 
 
+class Connector(NamedTuple):
+    name: str
+    raw: dict  # metadata.yaml as read
+    data: Any  # ... validated by Airbyte's model: its `data` section
+    spec: Any  # what the connector's `spec` emits
+    kind: str
+    definition_id: str
+
+
+def read_metadata(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
 @pytest.fixture(params=sorted(CONNECTORS), ids=str)
 def connector(request):
     name = request.param
     path, package, kind, definition_id = CONNECTORS[name]
-    raw = yaml.safe_load(path.read_text())
-    spec = connector_spec(package)  # what the connector's `spec` emits
-    return name, raw, ConnectorMetadataDefinitionV0.model_validate(raw).data, spec, kind, definition_id
+    raw = read_metadata(path)
+    return Connector(name, raw, ConnectorMetadataDefinitionV0.model_validate(raw).data, connector_spec(package), kind, definition_id)
 
 
 def test_valid_against_airbytes_model_and_the_cdks(connector):
-    name, raw, data, _, kind, _ = connector
-    assert data.connector_type.value == kind
-    assert data.name and data.license and data.github_issue_label == name
+    assert connector.data.connector_type.value == connector.kind
+    assert connector.data.name and connector.data.license and connector.data.github_issue_label == connector.name
     # The CDK's own reader (what its image tests and `airbyte-cdk image build` use) takes it too, as Python.
-    cdk = MetadataFile.model_validate(raw).data
+    cdk = MetadataFile.model_validate(connector.raw).data
     assert cdk.language is ConnectorLanguage.PYTHON
 
 
 def test_stable_definition_id(connector):
-    _, _, data, _, _, definition_id = connector
-    assert data.definition_id == UUID(definition_id)
+    assert connector.data.definition_id == UUID(connector.definition_id)
 
 
 def test_definition_ids_differ():
-    assert len({entry[3] for entry in CONNECTORS.values()}) == len(CONNECTORS)
+    # As the two metadata.yaml files say, not the constants above.
+    source = read_metadata(ROOT / "metadata.yaml")["data"]["definitionId"]
+    destination = read_metadata(ROOT / "destination_contacts" / "metadata.yaml")["data"]["definitionId"]
+    assert UUID(source) != UUID(destination)
 
 
 def test_image_name_and_tag(connector):
-    name, _, data, _, _, _ = connector
-    assert data.docker_repository == f"airbyte/{name}"
-    assert data.docker_image_tag == VERSION
+    assert connector.data.docker_repository == f"airbyte/{connector.name}"
+    assert connector.data.docker_image_tag == VERSION
 
 
 def test_documentation_url_is_the_specs(connector):
-    _, _, data, spec, _, _ = connector
-    assert str(data.documentation_url) == spec.documentationUrl
+    assert str(connector.data.documentation_url) == connector.spec.documentationUrl
 
 
 def test_subtype_tags_and_hosts(connector):
-    _, _, data, spec, _, _ = connector
-    assert data.connector_subtype.value == "api"
-    assert {"language:python", "cdk:python"} <= set(data.tags)
-    hosts = data.allowed_hosts.hosts
+    assert connector.data.connector_subtype.value == "api"
+    assert {"language:python", "cdk:python"} <= set(connector.data.tags)
+    hosts = connector.data.allowed_hosts.hosts
     assert {"api.whautomate.com", "api.in.whautomate.com", "${base_url}"} <= set(hosts)
     # The configured host is interpolated from the config field the spec defines.
-    assert "base_url" in spec.connectionSpecification["properties"]
+    assert "base_url" in connector.spec.connectionSpecification["properties"]
 
 
 def test_base_image_and_version_match_the_dockerfile(connector):
-    _, _, data, _, _, _ = connector
     base = dockerfile_arg("BASE_IMAGE")
-    assert data.connector_build_options.base_image == base
+    assert connector.data.connector_build_options.base_image == base
     assert re.fullmatch(r"docker\.io/library/python:3\.11\.\d+-slim-bookworm@sha256:[0-9a-f]{64}", base), base
     assert dockerfile_arg("CONNECTOR_VERSION") == VERSION
 
