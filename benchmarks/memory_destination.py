@@ -1,13 +1,13 @@
 """Peak memory of `destination-contacts write` for 10,000 and 100,000 input records (issue 5 §9: within 20 %).
 
-Usage: .venv/bin/python benchmarks/memory_destination.py [--sizes 10000 100000] [--mode append_dedup]
+Usage: .venv/bin/python benchmarks/memory_destination.py [--sizes 10000 100000]
 
 Records are generated on the fly and written into the connector's stdin pipe by a thread (the input never sits in
 memory, here or there), with a STATE message every 1,000 records as a source would checkpoint. The account starts
-empty (the scan is one empty page) and each record creates one contact: a name, a phone, a stage and, for one record in
-ten, a tag. The connector runs under benchmarks/run.py's RSS_HELPER, which reaps it with os.wait4: ru_maxrss is the
-kernel's high-water mark of that one process. Prints one JSON line per size and the 100k/10k ratio, and writes
-the table to benchmarks/RESULTS-destination-memory.md.
+empty (the scan is one empty page) and each record creates one contact (append_dedup): a name, a phone, a stage and,
+for one record in ten, a tag. The connector runs under benchmarks/run.py's RSS_HELPER, which reaps it with os.wait4:
+ru_maxrss is the kernel's high-water mark of that one process. Prints one JSON line per size and the ratio of the
+last to the first, and writes the table to benchmarks/RESULTS-destination-memory.md.
 """
 
 import argparse
@@ -22,13 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.destination import table  # noqa: E402
-from benchmarks.run import PY, RSS_HELPER  # noqa: E402
+from benchmarks.run import API_KEY, BIN, NO_LIMIT_RPM, measured, table, usage  # noqa: E402
 from integration_tests.sandbox import SandboxAPI  # noqa: E402
 
-BIN = ROOT / ".venv" / "bin"
-API_KEY = "sandbox-key"
-NO_LIMIT_RPM = 10_000
 STATE_EVERY = 1_000
 
 
@@ -48,58 +44,54 @@ def feed(pipe, count):
         pipe.close()
 
 
-def measure(count, mode):
+def measure(count):
     with SandboxAPI(api_key=API_KEY) as api, tempfile.TemporaryDirectory(prefix="bench-dest-mem-") as tmp:
         tmp = Path(tmp)
         (tmp / "config.json").write_text(json.dumps({"api_key": API_KEY, "base_url": api.url, "requests_per_minute": NO_LIMIT_RPM}))
         (tmp / "catalog.json").write_text(json.dumps({"streams": [{
             "stream": {"name": "contacts", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-            "sync_mode": "full_refresh", "destination_sync_mode": mode}]}))
-        command = [PY, "-c", RSS_HELPER, str(tmp / "rss"), str(BIN / "destination-contacts"), "write",
-                   "--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json")]
+            "sync_mode": "full_refresh", "destination_sync_mode": "append_dedup"}]}))
+        command = measured([BIN / "destination-contacts", "write", "--config", tmp / "config.json", "--catalog", tmp / "catalog.json"], tmp)
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        writer = threading.Thread(target=feed, args=(process.stdin, count), daemon=True)
-        writer.start()
-        states, summary = 0, None
-        for line in process.stdout:
-            if b'"STATE"' in line:
-                states += 1
-            elif b'\\"created\\"' in line:
-                summary = json.loads(json.loads(line)["log"]["message"])
-        stderr = process.stderr.read()
-        code = process.wait()
+        with open(tmp / "stderr", "wb") as stderr:  # a file, not a pipe: a full stderr pipe would stall the connector
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+            threading.Thread(target=feed, args=(process.stdin, count), daemon=True).start()
+            states, summary = 0, None
+            for line in process.stdout:
+                if b'"STATE"' in line:
+                    states += 1
+                elif b'\\"created\\"' in line:
+                    summary = json.loads(json.loads(line)["log"]["message"])
+            code = process.wait()
         wall = time.perf_counter() - start
-        maxrss_kb, cpu = (tmp / "rss").read_text().split()
-        contacts = len(api.contacts)
-        return {"records": count, "mode": mode, "exit_code": code, "states": states, "summary": summary,
-                "contacts_in_account": contacts, "requests": len(api.requests), "wall_s": round(wall, 1),
-                "cpu_s": round(float(cpu), 1), "peak_rss_mb": round(int(maxrss_kb) / 1024, 1),
-                "stderr_tail": stderr.decode(errors="replace")[-500:] if code else ""}
+        peak_rss_mb, cpu_s = usage(tmp)
+        return {"records": count, "exit_code": code, "states": states, "created": (summary or {}).get("created"),
+                "contacts_in_account": len(api.contacts), "requests": len(api.requests), "wall_s": round(wall, 1),
+                "cpu_s": round(cpu_s, 1), "peak_rss_mb": peak_rss_mb,
+                "stderr_tail": (tmp / "stderr").read_text(errors="replace")[-500:] if code else ""}
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--mode", default="append_dedup", choices=["append", "append_dedup"])
-    args = parser.parse_args()
-    results = []
-    for size in args.sizes:
-        results.append(measure(size, args.mode))
-        print(json.dumps(results[-1]), flush=True)
-    write_results(results, args)
-
-
-def write_results(results, args):
-    report = ["# Destination peak memory", "", f"`.venv/bin/python benchmarks/memory_destination.py --sizes {' '.join(map(str, args.sizes))} "
-              f"--mode {args.mode}`, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
-              "Each record creates one contact in an empty account, at the 10,000 requests/minute spec maximum.", "",
-              table(results, ["records", "mode", "requests", "contacts_in_account", "wall_s", "cpu_s", "peak_rss_mb", "exit_code"])]
+def write_results(results, sizes):
+    report = ["# Destination peak memory", "", f"`.venv/bin/python benchmarks/memory_destination.py --sizes {' '.join(map(str, sizes))}`, "
+              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
+              "Each record creates one contact (append_dedup) in an empty account, at the 10,000 requests/minute spec maximum.", "",
+              table(results, ["records", "states", "created", "requests", "contacts_in_account", "wall_s", "cpu_s", "peak_rss_mb", "exit_code"])]
     if len(results) >= 2:
         ratio = results[-1]["peak_rss_mb"] / results[0]["peak_rss_mb"]
         print(json.dumps({"peak_rss_ratio": round(ratio, 3), "within_20_percent": ratio <= 1.2}))
         report += ["", f"Peak RSS at {results[-1]['records']:,} records / at {results[0]['records']:,}: {ratio:.3f} (issue 5 asks for at most 1.2)."]
     (ROOT / "benchmarks" / "RESULTS-destination-memory.md").write_text("\n".join(report) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args()
+    results = []
+    for size in args.sizes:
+        results.append(measure(size))
+        print(json.dumps(results[-1]), flush=True)
+    write_results(results, args.sizes)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from integration_tests.sandbox import SandboxAPI  # noqa: E402
 
-PY = str(ROOT / ".venv" / "bin" / "python")
-SOURCE_BIN = ROOT / ".venv" / "bin" / "source-contacts"
+BIN = ROOT / ".venv" / "bin"
+PY = str(BIN / "python")
+SOURCE_BIN = BIN / "source-contacts"
 CONNECTORS = {
     "source-contacts": [str(SOURCE_BIN)],
     "reference": [PY, str(ROOT / "benchmarks" / "reference" / "run_reference.py")],
@@ -39,6 +40,22 @@ RSS_HELPER = (
     "_,st,ru=os.wait4(pid,0);open(sys.argv[1],'w').write(f'{ru.ru_maxrss} {ru.ru_utime+ru.ru_stime}');"
     "sys.exit(os.waitstatus_to_exitcode(st))"
 )
+
+
+def measured(command, tmp):
+    """`command` run under RSS_HELPER, which leaves its figures in `tmp` for `usage`."""
+    return [PY, "-c", RSS_HELPER, str(tmp / "rss"), *map(str, command)]
+
+
+def usage(tmp):
+    """(peak RSS in MB, CPU seconds) of the process a `measured` command ran."""
+    maxrss_kb, cpu = (tmp / "rss").read_text().split()
+    return round(int(maxrss_kb) / 1024, 1), round(float(cpu), 2)
+
+
+def rate_floor_s(requests, rpm, window_s=60):
+    """The least wall time the API's limit allows for `requests`: the first `rpm` at once, then `rpm` per window."""
+    return window_s * ((requests - 1) // rpm)
 
 
 def discover(connector, config_path):
@@ -69,8 +86,7 @@ def run(connector, api, streams=("contacts",), rpm=NO_LIMIT_RPM, page_size=100):
             for name in streams]}))
         before = len(api.requests), api.throttled, len(api.early_requests)
         counts, ids, states, errors, first, last = {}, set(), 0, [], None, None
-        cmd = [PY, "-c", RSS_HELPER, str(tmp / "rss")] + CONNECTORS[connector] + [
-            "read", "--config", str(config), "--catalog", str(catalog)]
+        cmd = measured(CONNECTORS[connector] + ["read", "--config", config, "--catalog", catalog], tmp)
         with open(tmp / "stderr", "wb") as err:
             start = time.perf_counter()
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, bufsize=1 << 20)
@@ -95,7 +111,7 @@ def run(connector, api, streams=("contacts",), rpm=NO_LIMIT_RPM, page_size=100):
         if rc != 0 or errors:
             errors.append(f"exit {rc}; stderr tail: {(tmp / 'stderr').read_text()[-1000:]}")
         records = sum(counts.values())
-        maxrss_kb, cpu = (tmp / "rss").read_text().split()
+        peak_rss_mb, cpu_s = usage(tmp)
         return {"connector": connector, "streams": list(streams),
                 "records": counts, "unique_contact_ids": len(ids), "state_messages": states,
                 "requests": len(api.requests) - before[0], "throttled": api.throttled - before[1],
@@ -104,7 +120,7 @@ def run(connector, api, streams=("contacts",), rpm=NO_LIMIT_RPM, page_size=100):
                 "records_per_s": round(records / wall),
                 # excludes start-up and CDK import; under 0.5 s it only measures how output bursts arrive
                 "records_per_s_after_first": round(records / (last - first)) if last and last - first > 0.5 else None,
-                "cpu_s": round(float(cpu), 2), "peak_rss_mb": round(int(maxrss_kb) / 1024, 1),
+                "cpu_s": cpu_s, "peak_rss_mb": peak_rss_mb,
                 "exit_code": rc, "errors": errors}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -162,7 +178,7 @@ def main():
     if have_source and (args.rate or not args.quick):
         with SandboxAPI(contacts=15_000, requests_per_minute=100, window_seconds=60) as api:
             r = {**run("source-contacts", api, rpm=100), "contacts": 15_000}
-        r["floor_s"] = 60 * ((r["requests"] - 1) // 100)  # R requests, at most 100 in any 60 s window
+        r["floor_s"] = rate_floor_s(r["requests"], 100)
         r["over_floor_s"] = round(r["wall_s"] - r["floor_s"], 2)
         r["records"] = r["records"].get("contacts", 0)
         results["rate_limit"] = r
