@@ -1,3 +1,6 @@
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from integration_tests.connector import API_KEY
@@ -6,11 +9,11 @@ from integration_tests.sandbox import SandboxAPI
 
 @pytest.fixture
 def sandbox_factory():
-    """Starts sandboxes on free loopback ports and stops them after the test."""
+    """Starts sandboxes on free loopback ports and stops them after the test. `cls`: a SandboxAPI subclass."""
     started = []
 
-    def start(**options) -> SandboxAPI:
-        api = SandboxAPI(api_key=API_KEY, **options).start()
+    def start(cls=SandboxAPI, **options) -> SandboxAPI:
+        api = cls(**{"api_key": API_KEY, **options}).start()
         started.append(api)
         return api
 
@@ -18,3 +21,44 @@ def sandbox_factory():
     for api in started:
         api.stop()
 
+
+# --- hosts that answer HTTP, but not as the Contacts API -------------------------------------------------------
+
+
+class NotTheApi(BaseHTTPRequestHandler):
+    status, content_type, body = 200, "text/html", b"<html><body>Welcome</body></html>"
+
+    def do_GET(self):
+        body = self.body
+        self.send_response(self.status)
+        self.send_header("Content-Type", self.content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class RejectsTheFilter(NotTheApi):
+    status, content_type, body = 422, "application/json", b'{"message": "locationId is not a valid id"}'
+
+
+def serve(handler):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def web_page_host():
+    """The address of a web page: HTTP 200 with HTML to any GET."""
+    yield from serve(NotTheApi)
+
+
+@pytest.fixture(scope="session")
+def filter_rejecting_host():
+    """The address of a host that answers any GET with a 422 and a JSON message, as the API does a bad filter."""
+    yield from serve(RejectsTheFilter)

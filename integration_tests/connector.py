@@ -6,7 +6,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 BIN = Path(sys.executable).parent
 API_KEY = "sandbox-key-7f3a9c"
@@ -24,6 +24,13 @@ class Run:
         for message in self.of_type("RECORD"):
             self.records.setdefault(message["record"]["stream"], []).append(message["record"]["data"])
 
+    @classmethod
+    def from_completed(cls, completed: subprocess.CompletedProcess) -> "Run":
+        """A finished connector process: its exit code, and the messages among its stdout lines (bytes are UTF-8)."""
+        stdout, stderr = (out.decode() if isinstance(out, bytes) else out for out in (completed.stdout, completed.stderr))
+        messages = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+        return cls(completed.returncode, messages, stdout, stderr)
+
     def of_type(self, kind: str) -> List[Dict[str, Any]]:
         return [message for message in self.messages if message["type"] == kind]
 
@@ -40,18 +47,28 @@ class Run:
         return [message["log"]["message"] for message in self.of_type("LOG")]
 
 
-def run_connector(script: str, verb: str, tmp_path: Path, config: Optional[dict] = None, catalog: Optional[dict] = None,
-                  state: Optional[list] = None, stdin: Optional[str] = None, timeout: float = 600) -> Run:
+def command(script: str, verb: str, folder: Path, config: Optional[dict] = None, catalog: Optional[dict] = None,
+            state: Optional[list] = None) -> List[str]:
+    """The command line of a console script, with the files it names written to `folder`."""
     args = [str(BIN / script), verb]
     for name, value in (("config", config), ("catalog", catalog), ("state", state)):
         if value is not None:
-            path = tmp_path / f"{name}.json"
+            path = folder / f"{name}.json"
             path.write_text(json.dumps(value))
             args += [f"--{name}", str(path)]
-    completed = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=timeout,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    messages = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
-    return Run(completed.returncode, messages, completed.stdout, completed.stderr)
+    return args
+
+
+def environment() -> Dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}  # each message as it is written
+
+
+def run_connector(script: str, verb: str, tmp_path: Path, config: Optional[dict] = None, catalog: Optional[dict] = None,
+                  state: Optional[list] = None, stdin: Optional[Union[str, bytes]] = None, timeout: float = 600) -> Run:
+    """stdin given as bytes goes to the process as is (for input that is not UTF-8)."""
+    completed = subprocess.run(command(script, verb, tmp_path, config, catalog, state), input=stdin, capture_output=True,
+                               text=not isinstance(stdin, bytes), timeout=timeout, env=environment())
+    return Run.from_completed(completed)
 
 
 def catalog(*streams: str, sync_mode: str = "full_refresh") -> dict:
@@ -78,3 +95,13 @@ def source_config(api: Any, **options: Any) -> dict:
 def as_emitted(contact: dict) -> dict:
     """A contact as the CDK writes it: its serializer leaves out top-level null fields (a null column either way)."""
     return {key: value for key, value in contact.items() if value is not None}
+
+
+def assert_no_leak(run: Run, key: str = API_KEY, folder: Optional[Path] = None) -> None:
+    """`key` is in neither stdout nor stderr, nor (given `folder`) in any file under it but the config.json given."""
+    assert key not in run.stdout, "key in stdout"
+    assert key not in run.stderr, "key in stderr"
+    if folder is not None:
+        for path in folder.rglob("*"):
+            if path.is_file() and path.name != "config.json":  # the config is the connector's input, not its output
+                assert key not in path.read_text(errors="replace"), f"key in {path.name}"

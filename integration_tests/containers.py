@@ -31,9 +31,10 @@ TAG = "dev"
 CONNECTORS = ("source-contacts", "destination-contacts")
 
 
-def _works(*command: str) -> bool:
+def _works(*command: str, env: Optional[dict] = None, timeout: float = 60) -> bool:
+    """Whether `command` exits 0 within `timeout`; `env` adds to the environment."""
     try:
-        return subprocess.run(command, capture_output=True, timeout=60).returncode == 0
+        return subprocess.run(command, capture_output=True, timeout=timeout, env={**os.environ, **(env or {})}).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -93,10 +94,8 @@ def run_in_container(image: str, verb: str, tmp_path: Path, config: Optional[dic
     command = [engine(), "run", "--rm", "--network", "host", "-v", f"{secrets}:/secrets:Z"]
     if stdin is not None:
         command.append("-i")
-    completed = subprocess.run([*command, image, verb, *args], input=stdin, capture_output=True, text=True,
-                               timeout=timeout)
-    messages = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
-    return Run(completed.returncode, messages, completed.stdout, completed.stderr)
+    return Run.from_completed(subprocess.run([*command, image, verb, *args], input=stdin, capture_output=True, text=True,
+                                             timeout=timeout))
 
 
 # --- airbyte-cdk's image tests: a `docker` CLI that reaches an engine ---------------------------------------------
@@ -128,7 +127,7 @@ def docker_api() -> tuple:
         atexit.register(stop_docker_api)
         env["DOCKER_HOST"] = f"unix://{socket}"
         deadline = time.monotonic() + 30
-        while not _works_env(env, docker, "version"):
+        while not _works(docker, "version", env=env, timeout=30):
             if service.poll() is not None or time.monotonic() > deadline:
                 return None, f"`podman system service` gave no Docker API: {(workdir / 'service.log').read_text()[-2000:]}"
             time.sleep(0.2)
@@ -138,13 +137,6 @@ def docker_api() -> tuple:
     wrapper.chmod(0o755)
     env["PATH"] = f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"
     return env, None
-
-
-def _works_env(env: dict, *command: str) -> bool:
-    try:
-        return subprocess.run(command, capture_output=True, timeout=30, env={**os.environ, **env}).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
 
 
 _started: list = []

@@ -3,13 +3,12 @@
 record written, so the account ends exactly as the valid records say."""
 
 import json
-import os
-import subprocess
 
 import pytest
 
-from integration_tests.connector import API_KEY, BIN, Run
+from integration_tests.connector import run_connector
 from integration_tests.sandbox import ApiError, SandboxAPI
+from integration_tests.test_destination_write import catalog, config, counts, phone, record, state, stdin, summary, write
 
 BODY_LIMIT = 1_000_000  # bytes of JSON the sandbox below accepts in one write, like a real API's body limit
 
@@ -24,27 +23,18 @@ class LimitedSandbox(SandboxAPI):
 
 
 @pytest.fixture
-def api():
-    sandbox = LimitedSandbox(api_key=API_KEY).start()
-    yield sandbox
-    sandbox.stop()
+def api(sandbox_factory):
+    return sandbox_factory(cls=LimitedSandbox)
 
 
-def phone(n):
-    return f"+97150123{n:04d}"
-
-
-def record(data, stream="contacts", **extra):
-    return json.dumps({"type": "RECORD", "record": {"stream": stream, "emitted_at": 1, "data": data, **extra}}).encode()
-
-
-STATE = {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"n": 1}}}}
+STREAMS = [("contacts", "append_dedup")]
 LONG_NAME = "Zoë " + "x" * 100_000  # long, but within what the API takes: written as given
 HUGE_NOTES = "n" * 2_000_000  # more than the API takes in one body: its 413 rejects the record
 
-# (kind, input line, reason in the rejected-records file; None: not rejected). The lines between them are valid.
+# (kind, input line: a message, or bytes as given; reason in the rejected-records file, None: not rejected). The lines
+# between them are valid.
 CASES = [
-    ("state before any record", json.dumps(STATE).encode(), None),
+    ("state before any record", state(1), None),
     ("not JSON", b"this is not json", "input line is not JSON"),
     ("JSON but not an object", b"[1, 2, 3]", "input line is not a valid Airbyte message"),
     ("a bare number", b"42", "input line is not a valid Airbyte message"),
@@ -114,20 +104,6 @@ def account(api):
     return {c["phoneNumber"]: {k: v for k, v in c.items() if k not in ("id", "phoneNumber", "createdAt", "updatedAt")} for c in api.snapshot()}
 
 
-def write(api, tmp_path, stdin, **options):
-    """Like connector.run_connector, but stdin goes to the pipe as bytes (some lines here are not UTF-8)."""
-    config = {"api_key": API_KEY, "base_url": api.url, "max_rejected_records": 1000, "rejected_records_path": str(tmp_path / "rejected.jsonl"), **options}
-    catalog = {"streams": [{"stream": {"name": "contacts", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-                            "sync_mode": "full_refresh", "destination_sync_mode": "append_dedup"}]}
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-    completed = subprocess.run([str(BIN / "destination-contacts"), "write", "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
-                               input=stdin if isinstance(stdin, bytes) else stdin.encode(), capture_output=True, timeout=300,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    stdout = completed.stdout.decode()
-    return Run(completed.returncode, [json.loads(line) for line in stdout.splitlines() if line.startswith("{")], stdout, completed.stderr.decode())
-
-
 def test_every_kind_of_bad_input_is_handled_and_every_valid_record_written(api, tmp_path):
     lines, expected_rejections = [], []
     for (kind, line, reason), valid in zip(CASES, VALID):
@@ -136,14 +112,14 @@ def test_every_kind_of_bad_input_is_handled_and_every_valid_record_written(api, 
         if reason:
             expected_rejections.append((kind, len(lines), reason))
     lines += [record(data) for data in TRICKY]
-    truncated = record({"name": "Cut", "phoneNumber": phone(9999)})[:40]  # the input ends mid-line, no newline
-    stdin_bytes = b"\n".join(lines) + b"\n" + truncated
+    truncated = json.dumps(record({"name": "Cut", "phoneNumber": phone(9999)})).encode()[:40]  # the input ends mid-line, no newline
     expected_rejections.append(("truncated last line", len(lines) + 1, "input line is not JSON"))
     # Blank lines are skipped, not counted: input message N is the N-th non-blank line.
-    blank_at = next(i for i, line in enumerate(lines, start=1) if not line.strip())
+    blank_at = next(i for i, line in enumerate(lines, start=1) if isinstance(line, bytes) and not line.strip())
     expected_rejections = [(k, n - 1 if n > blank_at else n, r) for k, n, r in expected_rejections]
 
-    run = write(api, tmp_path, stdin_bytes)
+    run = run_connector("destination-contacts", "write", tmp_path, config(api, max_rejected_records=1000, rejected_records_path=str(tmp_path / "rejected.jsonl")),
+                        catalog(*STREAMS), stdin=stdin(*lines) + truncated)  # stdin() puts a newline after each line
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     assert account(api) == expected_account()
@@ -154,9 +130,9 @@ def test_every_kind_of_bad_input_is_handled_and_every_valid_record_written(api, 
     assert [(line["message"], line["reason"]) for line in rejected] == [(n, r) for _, n, r in expected_rejections]
     for line in rejected:  # position: always the input message, and the stream's own count when the stream is known
         assert line["message"] >= 1 and (line["stream"] is None) == (line["record"] is None)
-    summary = json.loads(next(line for line in reversed(run.logs) if '"created"' in line))
-    assert summary["rejected"] == len(expected_rejections)
-    assert summary["created"] == len(expected_account())
+    # Every valid contact created; the second "Dup" unchanged, "Dup again" an update; tags: each VALID's one, a and b.
+    assert summary(run) == counts(created=len(expected_account()), unchanged=1, updated=1, tags_added=len(VALID) + 2,
+                                  rejected=len(expected_rejections))
     logged = [line for line in run.logs if line.startswith("rejected ")]
     assert logged[:3] == [f"rejected input message {expected_rejections[0][1]}: input line is not JSON",
                           f"rejected input message {expected_rejections[1][1]}: input line is not a valid Airbyte message",
@@ -164,19 +140,17 @@ def test_every_kind_of_bad_input_is_handled_and_every_valid_record_written(api, 
     assert len(logged) == 20  # the first 20 one by one; the file has them all
 
 
-@pytest.mark.parametrize("stdin_text", ["", "\n\n   \n"], ids=["empty input", "only blank lines"])
-def test_an_empty_stream_writes_nothing_and_succeeds(api, tmp_path, stdin_text):
-    run = write(api, tmp_path, stdin_text)
+@pytest.mark.parametrize("lines", [[], ["", "", "   "]], ids=["empty input", "only blank lines"])
+def test_an_empty_stream_writes_nothing_and_succeeds(api, tmp_path, lines):
+    run = write(api, tmp_path, STREAMS, *lines, rejected_records_path=str(tmp_path / "rejected.jsonl"))
     assert run.returncode == 0, run.stderr
     assert api.requests == [] and api.snapshot() == []
-    summary = json.loads(next(line for line in reversed(run.logs) if '"created"' in line))
-    assert set(summary.values()) == {0, False}
+    assert summary(run) == counts()
     assert (tmp_path / "rejected.jsonl").read_text() == ""
 
 
 def test_rejections_past_the_limit_fail_the_sync_after_writing_the_valid_records(api, tmp_path):
-    stdin_text = "\n".join(line.decode() for line in [record(VALID[0]), b"not json", b"[]", record(VALID[1])]) + "\n"
-    run = write(api, tmp_path, stdin_text, max_rejected_records=1)
+    run = write(api, tmp_path, STREAMS, record(VALID[0]), "not json", "[]", record(VALID[1]), max_rejected_records=1)
     assert run.returncode == 1
     [error] = run.errors
     assert error["failure_type"] == "system_error"

@@ -8,13 +8,13 @@ reaches it (before or after the sandbox acts on it), or the test kills it when i
 import json
 import os
 import signal
-import subprocess
 import threading
 
 import pytest
 
-from integration_tests.connector import API_KEY, BIN
+from integration_tests.connector import API_KEY
 from integration_tests.sandbox import SandboxAPI
+from integration_tests.test_destination_write import as_set, record, start_write, state, stdin
 
 SEEDED = 150  # two pages of 100 in the scan
 SEED = 3
@@ -48,14 +48,6 @@ class KillingSandbox(SandboxAPI):
             self.killed = True
 
 
-def record(data, stream="contacts"):
-    return {"type": "RECORD", "record": {"stream": stream, "emitted_at": 1, "data": data}}
-
-
-def state(n):
-    return {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"n": n}}}}
-
-
 def input_messages(seeded):
     """Updates of seeded contacts (by id and by phone, with tag changes), creates with tags, and contact_tags rows for
     both; a STATE every 6 records, numbered by its own index in the list."""
@@ -81,28 +73,15 @@ def input_messages(seeded):
     return messages
 
 
-CATALOG = {"streams": [
-    {"stream": {"name": "contacts", "json_schema": {}, "supported_sync_modes": ["full_refresh"]}, "sync_mode": "full_refresh", "destination_sync_mode": "append_dedup"},
-    {"stream": {"name": "contact_tags", "json_schema": {}, "supported_sync_modes": ["full_refresh"]}, "sync_mode": "full_refresh", "destination_sync_mode": "append"},
-]}
-
-
-def start(api, tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"api_key": API_KEY, "base_url": api.url, "tag_mode": "sync", "requests_per_minute": 10_000}))
-    (tmp_path / "catalog.json").write_text(json.dumps(CATALOG))
-    return subprocess.Popen([str(BIN / "destination-contacts"), "write", "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-
 def run(api, tmp_path, messages, kill_at_state=None):
     """One attempt; returns (exit code, the `n` of every STATE echoed, stderr)."""
-    process = start(api, tmp_path)
+    process = start_write(api, tmp_path, [("contacts", "append_dedup"), ("contact_tags", "append")], tag_mode="sync", requests_per_minute=10_000)
     api.victim = process.pid
 
     def feed():
         try:
             for message in messages:
-                process.stdin.write((json.dumps(message) + "\n").encode())
+                process.stdin.write(stdin(message))
                 process.stdin.flush()  # a message at a time, as a source emits them
             process.stdin.close()
         except (BrokenPipeError, OSError):
@@ -119,16 +98,8 @@ def run(api, tmp_path, messages, kill_at_state=None):
                 os.kill(process.pid, signal.SIGKILL)
     code = process.wait(timeout=120)
     writer.join(timeout=10)
-    stderr = process.stderr.read().decode()
+    stderr = process.stderr.read()
     return code, echoed, stderr
-
-
-def account(api):
-    """Contacts and tags, without server-made ids and timestamps (a resumed run may create in another order)."""
-    contacts = api.snapshot()
-    assert len({c["phoneNumber"] for c in contacts}) == len(contacts), "a contact was duplicated"
-    return sorted(json.dumps({**{k: v for k, v in c.items() if k not in ("id", "createdAt", "updatedAt", "tags")}, "tags": sorted(c.get("tags") or [])},
-                             sort_keys=True, ensure_ascii=False) for c in contacts)
 
 
 def is_scan_page(page):
@@ -166,7 +137,7 @@ def uninterrupted(tmp_path_factory):
         code, echoed, stderr = run(api, tmp_path_factory.mktemp("uninterrupted"), messages)
         assert code == 0, stderr
         assert echoed == [n for n, m in enumerate(messages) if m["type"] == "STATE"]
-        return account(api)
+        return as_set(api.snapshot())  # without ids: a resumed run may create in another order
 
 
 @pytest.mark.parametrize("point", list(KILL_POINTS))
@@ -181,4 +152,4 @@ def test_killed_and_resumed_from_the_last_state_ends_like_an_uninterrupted_run(p
         api.rule = None
         code, _, stderr = run(api, tmp_path, messages[resume_at:])
         assert code == 0, stderr
-        assert account(api) == uninterrupted
+        assert as_set(api.snapshot()) == uninterrupted

@@ -5,21 +5,16 @@ import json
 from collections import Counter
 
 from integration_tests.test_destination_write import (
-    A, B, C, account, catalog, config, counts, record, reads, seed, state, stdin, summary, write, writes,
+    A, B, C, account, counts, phone, record, reads, seed, state, summary, write, writes,
 )
-from integration_tests.connector import run_connector
 
 LATENCY_MS = 50
 
 
-def phone(n):
-    return f"+97150{n:07d}"
-
-
-def in_flight(api, latency_ms=LATENCY_MS):
-    """Most requests the sandbox held at once: each holds the server for `latency_ms` after it arrives."""
+def in_flight(api):
+    """Most requests the sandbox held at once: each holds the server for LATENCY_MS after it arrives."""
     times = sorted(r.received_at for r in api.requests)
-    window = latency_ms / 1000
+    window = LATENCY_MS / 1000
     return max(sum(1 for t in times[i:] if t < start + window) for i, start in enumerate(times))
 
 
@@ -149,24 +144,26 @@ def test_rejections_are_reported_in_input_order_while_lanes_run(sandbox_factory,
         messages.append(record({"name": f"Good {n}", "phoneNumber": phone(n)}))
         messages.append(record({"name": f"Bad {n}"}))
     messages.insert(3, record({"contact_id": "nobody", "tag": "a"}, "tags"))  # rejected in a lane, at the end of the input
-    run = write(api, tmp_path, [("contacts", "append_dedup"), ("tags", "append", "contact_tags")], *messages,
+    messages.insert(7, record({"id": gone, "phoneNumber": B, "stage": "Customer"}, "changes"))  # an unknown id: waits for the creates in flight, then rejected in a lane
+    run = write(api, tmp_path, [("contacts", "append_dedup"), ("tags", "append", "contact_tags"), ("changes", "update", "contacts")], *messages,
                 rejected_records_path=str(rejected_file), max_rejected_records=10)
     assert run.returncode == 0, run.stderr
     lines = [json.loads(line) for line in rejected_file.read_text().splitlines()]
     assert [(line["stream"], line["message"]) for line in lines] == [
-        ("contacts", 2), ("tags", 4), ("contacts", 5), ("contacts", 7), ("contacts", 9), ("contacts", 11), ("contacts", 13)]
+        ("contacts", 2), ("tags", 4), ("contacts", 5), ("contacts", 7), ("changes", 8), ("contacts", 10), ("contacts", 12), ("contacts", 14)]
     warnings = [line for line in run.logs if line.startswith("rejected")]
     assert warnings[1] == "rejected tags record 1 (input message 4): no contact has this contact_id or phoneNumber"
-    assert [w.split(" (input message ")[1].split(")")[0] for w in warnings] == ["2", "4", "5", "7", "9", "11", "13"]
+    assert warnings[4] == "rejected changes record 1 (input message 8): no contact has this id or phoneNumber, and update mode only changes existing contacts"
+    assert [w.split(" (input message ")[1].split(")")[0] for w in warnings] == ["2", "4", "5", "7", "8", "10", "12", "14"]
     assert sorted(c["name"] for c in account(api)) == [f"Good {n}" for n in range(6)]
-    assert summary(run) == counts(created=6, rejected=7)
+    assert sorted(writes(api), key=str) == [("POST", "/v1/contacts", {"name": f"Good {n}", "phoneNumber": phone(n)}) for n in range(6)]  # none for `gone`
+    assert summary(run) == counts(created=6, rejected=8)
 
 
 def test_a_rejected_key_stops_every_lane(sandbox_factory, tmp_path):
     api = sandbox_factory(latency_ms=20)
     messages = [record({"name": f"N {n}", "phoneNumber": phone(n)}) for n in range(40)]
-    run = run_connector("destination-contacts", "write", tmp_path, {**config(api, max_workers=4), "api_key": "not-the-key"},
-                        catalog(("contacts", "append")), stdin=stdin(*messages, state(1)))
+    run = write(api, tmp_path, [("contacts", "append")], *messages, state(1), max_workers=4, api_key="not-the-key")
     assert run.returncode == 1
     [error] = run.errors
     assert error["failure_type"] == "config_error" and "rejected the API key (HTTP 401" in error["message"]

@@ -8,9 +8,9 @@ from integration_tests.test_destination_write import A, B, C, account, counts, r
 D = "+971501234570"
 
 
-def complete(stream="contacts"):
+def complete():
     return {"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": 1,
-                                       "stream_status": {"stream_descriptor": {"name": stream}, "status": "COMPLETE"}}}
+                                       "stream_status": {"stream_descriptor": {"name": "contacts"}, "status": "COMPLETE"}}}
 
 
 def seeded(api):
@@ -66,21 +66,22 @@ def test_without_the_opt_in_overwrite_is_an_upsert_and_says_so(sandbox_factory, 
     assert summary(run) == counts(created=1, updated=1)
 
 
-@pytest.mark.parametrize("messages, options, reason", [
+@pytest.mark.parametrize("messages, options, reason, exit_code", [
     # No end-of-stream status: a source that died mid-read closes the input the same way.
-    ([record({"name": "Zoë", "phoneNumber": A})], {}, "no stream status COMPLETE for contacts: the input may be partial"),
+    ([record({"name": "Zoë", "phoneNumber": A})], {}, "no stream status COMPLETE for contacts: the input may be partial", 0),
     ([record({"name": "Zoë", "phoneNumber": A}), state(1), record({"name": "Ahmed", "phoneNumber": B}), complete()], {},
-     "a state message came between overwrite records: a resumed attempt would see only part of the data"),
+     "a state message came between overwrite records: a resumed attempt would see only part of the data", 0),
     ([record({"name": "Zoë", "phoneNumber": A}), record({"name": "Ahmed"}), complete()], {"max_rejected_records": 1},
-     "1 overwrite records were rejected: the contacts they meant cannot be told apart"),
-    ([complete()], {}, "the overwrite streams sent no record: an empty read never empties the account"),
+     "1 overwrite records were rejected: the contacts they meant cannot be told apart", 0),
+    ([complete()], {}, "the overwrite streams sent no record: an empty read never empties the account", 0),
     ([record({"name": "Zoë", "phoneNumber": A}), record({"name": "x", "phoneNumber": B}, "unknown"), complete()], {},
-     "the sync fails: more records were rejected than max_rejected_records"),
+     "the sync fails: more records were rejected than max_rejected_records", 1),
 ])
-def test_no_delete_unless_the_input_was_whole(sandbox_factory, tmp_path, messages, options, reason):
+def test_no_delete_unless_the_input_was_whole(sandbox_factory, tmp_path, messages, options, reason, exit_code):
     api = sandbox_factory()
     seeded(api)
     run = write(api, tmp_path, [("contacts", "overwrite")], *messages, delete_absent_contacts=True, **options)
+    assert run.returncode == exit_code, run.stderr
     assert not [w for w in writes(api) if w[0] == "DELETE"]
     assert len(account(api)) == 3
     assert f"overwrite: no contact deleted, {reason}" in run.logs

@@ -2,20 +2,23 @@
 final account state."""
 
 import json
-import os
 import select
 import subprocess
 
 import pytest
 
-from integration_tests.connector import API_KEY, BIN, run_connector
+from integration_tests.connector import assert_no_leak, command, environment, run_connector, source_config
 
 SERVER_FIELDS = ("createdAt", "updatedAt")
 A, B, C = "+971501234567", "+971501234568", "+971501234569"
 
 
-def config(api, **options):
-    return {"api_key": API_KEY, "base_url": api.url, **options}
+def phone(n):
+    """A mobile number per n below 10,000 (A, B and C are 4567 to 4569)."""
+    return f"+97150123{n:04d}"
+
+
+config = source_config  # the same two settings the destination needs, then its own `options`
 
 
 def catalog(*streams):
@@ -42,11 +45,21 @@ def state(value):
 
 
 def stdin(*messages):
-    return "".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages)
+    """One line per message: a dict as its JSON, a str or bytes as given. Any bytes make the whole input bytes."""
+    lines = [m if isinstance(m, (str, bytes)) else json.dumps(m) for m in messages]
+    if any(isinstance(line, bytes) for line in lines):
+        return b"".join((line if isinstance(line, bytes) else line.encode()) + b"\n" for line in lines)
+    return "".join(line + "\n" for line in lines)
 
 
 def write(api, tmp_path, streams, *messages, **options):
     return run_connector("destination-contacts", "write", tmp_path, config(api, **options), catalog(*streams), stdin=stdin(*messages))
+
+
+def start_write(api, tmp_path, streams, **options):
+    """write as a running process with text pipes, for a test that feeds it a message at a time."""
+    return subprocess.Popen(command("destination-contacts", "write", tmp_path, config(api, **options), catalog(*streams)),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
 
 
 def writes(api):
@@ -63,6 +76,14 @@ SCAN = [("/v1/contacts", {"limit": "100", "page": "1"}), ("/v1/contacts", {"limi
 
 def account(api):
     return [{k: v for k, v in contact.items() if k not in SERVER_FIELDS} for contact in api.snapshot()]
+
+
+def as_set(contacts):
+    """Contacts as a comparable set, whatever their ids and order: every field but the server's, tags as a set.
+    Fails if two of them have the same phone number."""
+    assert len({c["phoneNumber"] for c in contacts}) == len(contacts), "a contact was duplicated"
+    return sorted(json.dumps({**{k: v for k, v in c.items() if k not in ("id", *SERVER_FIELDS, "tags")}, "tags": sorted(c.get("tags") or [])},
+                             sort_keys=True, ensure_ascii=False) for c in contacts)
 
 
 def summary(run):
@@ -305,12 +326,7 @@ def test_a_state_comes_out_only_after_the_records_before_it_are_written(sandbox_
     """Feeds stdin a message at a time and watches stdout: each state must come back after its records reached the API,
     and before the records after it were even sent."""
     api = sandbox_factory()
-    (tmp_path / "config.json").write_text(json.dumps(config(api)))
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog(("contacts", "append"))))
-    process = subprocess.Popen([str(BIN / "destination-contacts"), "write", "--config", str(tmp_path / "config.json"),
-                                "--catalog", str(tmp_path / "catalog.json")],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = start_write(api, tmp_path, [("contacts", "append")])
     try:
         for batch, phones in enumerate([[A, B], [C]]):
             process.stdin.write(stdin(*[record({"name": "n", "phoneNumber": p}) for p in phones], state(batch)))
@@ -446,10 +462,10 @@ def test_dry_run_reads_and_plans_but_writes_nothing(sandbox_factory, tmp_path):
 
 def test_rejected_key_fails_at_once_as_a_config_error(sandbox_factory, tmp_path):
     api = sandbox_factory(echo_headers_in_errors=True)
-    run = run_connector("destination-contacts", "write", tmp_path, {**config(api, max_workers=1), "api_key": "not-the-key"}, catalog(("contacts", "append")),
-                        stdin=stdin(record({"name": "Zoë", "phoneNumber": A}), record({"name": "Ahmed", "phoneNumber": B})))
+    run = write(api, tmp_path, [("contacts", "append")], record({"name": "Zoë", "phoneNumber": A}), record({"name": "Ahmed", "phoneNumber": B}),
+                max_workers=1, api_key="not-the-key")
     assert run.returncode == 1
     [error] = run.errors
     assert error["failure_type"] == "config_error" and "rejected the API key (HTTP 401" in error["message"]
     assert len(api.requests) == 1 and api.snapshot() == []
-    assert "not-the-key" not in run.stdout + run.stderr
+    assert_no_leak(run, "not-the-key")

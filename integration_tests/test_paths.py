@@ -2,11 +2,10 @@
 the sandbox's log of raw request paths proves that no update, delete or tag request leaves `/v1/contacts/{id}` and its
 tag paths."""
 
-import json
 import re
 from urllib.parse import unquote
 
-from integration_tests.connector import API_KEY, run_connector
+from integration_tests.test_destination_write import counts, phone, record, summary, write
 
 HOSTILE_IDS = [
     "..", ".", "...", "../x", "a/b", "a/../../b", "/leading", "q?x=1", "h#frag", "100%", "p%2F", "%2E%2E",
@@ -15,19 +14,6 @@ HOSTILE_IDS = [
 # One segment: unreserved characters and %XX escapes only, and never a dot segment.
 SEGMENT = r"(?:[A-Za-z0-9_.~-]|%[0-9A-F]{2})+"
 ALLOWED = re.compile(rf"/v1/contacts(?:/(?P<id>{SEGMENT})(?:/tags/(?:add|remove))?)?")
-
-
-def phone(n):
-    return f"+97150123{n:04d}"
-
-
-def record(data, stream):
-    return json.dumps({"type": "RECORD", "record": {"stream": stream, "emitted_at": 1, "data": data}}) + "\n"
-
-
-def configured(name, mode, target):
-    return {"stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-            "sync_mode": "full_refresh", "destination_sync_mode": mode, "destination_object_name": target}
 
 
 def assert_paths_stay_inside(api, ids):
@@ -56,12 +42,13 @@ def test_hostile_ids_stay_in_one_encoded_segment_for_updates_tags_and_deletes(sa
         # Delete by id, half of them.
         + [record({"id": cid}, "gone") for cid in HOSTILE_IDS[half:]]
     )
-    catalog = {"streams": [configured("people", "append_dedup", "contacts"), configured("tag_rows", "append", "contact_tags"),
-                           configured("untag_rows", "soft_delete", "contact_tags"), configured("gone", "soft_delete", "contacts")]}
-    run = run_connector("destination-contacts", "write", tmp_path, {"api_key": API_KEY, "base_url": api.url, "tag_mode": "sync"},
-                        catalog, stdin="".join(messages))
+    streams = [("people", "append_dedup", "contacts"), ("tag_rows", "append", "contact_tags"),
+               ("untag_rows", "soft_delete", "contact_tags"), ("gone", "soft_delete", "contacts")]
+    run = write(api, tmp_path, streams, *messages, tag_mode="sync")
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.logs[-2])["rejected"] == 0
+    # Each people record an update (+new, -old), each tag row a change of one tag, each gone record a delete: none rejected.
+    every = len(HOSTILE_IDS)
+    assert summary(run) == counts(updated=2 * every + half, tags_added=2 * every, tags_removed=every + half, deleted=every - half)
     touched = assert_paths_stay_inside(api, set(HOSTILE_IDS))
     assert touched == set(HOSTILE_IDS)  # every id reached the API, as itself
     kinds = {(r.method, r.path.rsplit("/", 1)[-1] if "/tags/" in r.path else "contact") for r in api.requests}
@@ -76,10 +63,8 @@ def test_dot_segments_are_sent_encoded_not_resolved(sandbox_factory, tmp_path):
     """requests re-decodes %2E when it prepares a URL; the connector puts the encoding back (contacts_api/http.py)."""
     api = sandbox_factory()
     api.add_contacts([{"id": "..", "name": "Dots", "phoneNumber": phone(1), "tags": []}, {"id": ".", "name": "Dot", "phoneNumber": phone(2), "tags": []}])
-    catalog = {"streams": [configured("contacts", "append_dedup", "contacts")]}
-    run = run_connector("destination-contacts", "write", tmp_path, {"api_key": API_KEY, "base_url": api.url, "max_workers": 1}, catalog,
-                        stdin=record({"id": "..", "name": "Dots 2", "phoneNumber": phone(1), "tags": ["x"]}, "contacts")
-                        + record({"id": ".", "name": "Dot 2", "phoneNumber": phone(2)}, "contacts"))
+    run = write(api, tmp_path, [("contacts", "append_dedup")], record({"id": "..", "name": "Dots 2", "phoneNumber": phone(1), "tags": ["x"]}),
+                record({"id": ".", "name": "Dot 2", "phoneNumber": phone(2)}), max_workers=1)
     assert run.returncode == 0, run.stderr
     assert [(r.method, r.path) for r in api.requests if r.method != "GET"] == [
         ("PUT", "/v1/contacts/%2E%2E"), ("POST", "/v1/contacts/%2E%2E/tags/add"), ("PUT", "/v1/contacts/%2E"),

@@ -5,15 +5,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from examples.sync_to_duckdb import CAMPAIGN_TAG, sync, tag_leads_of_one_location, write_back
 from integration_tests.connector import source_config
 
 
-def test_pyairbyte_reads_both_streams_into_duckdb_with_exact_counts(sandbox_factory, tmp_path, monkeypatch):
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """PyAirbyte without network or telemetry, in every test here."""
     monkeypatch.setenv("AIRBYTE_OFFLINE_MODE", "1")
     monkeypatch.setenv("DO_NOT_TRACK", "1")
+
+
+def test_pyairbyte_reads_both_streams_into_duckdb_with_exact_counts(sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=420, max_limit=50)
     cache = sync(source_config(api, page_size=100), tmp_path / "contacts.duckdb").cache
     contacts = api.snapshot()
@@ -37,9 +43,7 @@ def contact_set(api):
     )
 
 
-def test_round_trip_from_one_account_through_duckdb_into_an_empty_one(sandbox_factory, tmp_path, monkeypatch):
-    monkeypatch.setenv("AIRBYTE_OFFLINE_MODE", "1")
-    monkeypatch.setenv("DO_NOT_TRACK", "1")
+def test_round_trip_from_one_account_through_duckdb_into_an_empty_one(sandbox_factory, tmp_path):
     origin, target = sandbox_factory(contacts=120), sandbox_factory(contacts=0)
     result = sync(source_config(origin), tmp_path / "contacts.duckdb")
     unthrottled = source_config(target, requests_per_minute=10_000)  # the sandbox has no limit here; the test measures requests
@@ -53,9 +57,7 @@ def test_round_trip_from_one_account_through_duckdb_into_an_empty_one(sandbox_fa
     assert contact_set(target) == contact_set(origin)
 
 
-def test_main_job_change_in_duckdb_lands_as_tag_calls_only(sandbox_factory, tmp_path, monkeypatch):
-    monkeypatch.setenv("AIRBYTE_OFFLINE_MODE", "1")
-    monkeypatch.setenv("DO_NOT_TRACK", "1")
+def test_main_job_change_in_duckdb_lands_as_tag_calls_only(sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=300)
     config = source_config(api, requests_per_minute=10_000)
     result = sync(config, tmp_path / "contacts.duckdb")

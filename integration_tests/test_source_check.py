@@ -1,12 +1,10 @@
 """source-contacts check: one request, and a message that says what is wrong."""
 
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from integration_tests.connector import API_KEY, catalog, run_connector, source_config
+from integration_tests.connector import API_KEY, assert_no_leak, catalog, run_connector, source_config
 
 
 def status(run):
@@ -28,11 +26,11 @@ def test_check_succeeds_with_one_request(script, sandbox_factory, tmp_path):
 @BOTH_CONNECTORS
 def test_check_names_a_rejected_key(script, sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=5, echo_headers_in_errors=True)
-    run = run_connector(script, "check", tmp_path, {"api_key": "not-the-key", "base_url": api.url})
+    run = run_connector(script, "check", tmp_path, source_config(api, api_key="not-the-key"))
     assert status(run)["status"] == "FAILED"
     assert "rejected the API key (HTTP 401" in status(run)["message"]
     assert len(api.requests) == 1
-    assert "not-the-key" not in run.stdout + run.stderr
+    assert_no_leak(run, "not-the-key")
 
 
 def test_check_names_an_unreachable_host(tmp_path):
@@ -42,45 +40,6 @@ def test_check_names_an_unreachable_host(tmp_path):
     run = run_connector("source-contacts", "check", tmp_path, {"api_key": API_KEY, "base_url": f"http://127.0.0.1:{port}"})
     assert status(run)["status"] == "FAILED"
     assert f"http://127.0.0.1:{port} is unreachable or is not the Contacts API" in status(run)["message"]
-
-
-class NotTheApi(BaseHTTPRequestHandler):
-    status, content_type, body = 200, "text/html", b"<html><body>Welcome</body></html>"
-
-    def do_GET(self):
-        body = self.body
-        self.send_response(self.status)
-        self.send_header("Content-Type", self.content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-class RejectsTheFilter(NotTheApi):
-    status, content_type, body = 422, "application/json", b'{"message": "locationId is not a valid id"}'
-
-
-def serve(handler):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
-@pytest.fixture
-def web_page_host():
-    server, address = serve(NotTheApi)
-    yield address
-    server.shutdown()
-
-
-@pytest.fixture
-def filter_rejecting_host():
-    server, address = serve(RejectsTheFilter)
-    yield address
-    server.shutdown()
 
 
 def test_check_names_a_host_that_is_not_the_api(web_page_host, tmp_path):

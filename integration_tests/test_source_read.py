@@ -1,6 +1,6 @@
 """source-contacts read, run as a CLI against the sandbox: paging, one pass, faults, rate limit, incremental."""
 
-from integration_tests.connector import API_KEY, as_emitted, catalog, run_connector, source_config
+from integration_tests.connector import as_emitted, assert_no_leak, catalog, run_connector, source_config
 
 
 def list_requests(api):
@@ -91,12 +91,12 @@ def test_429_waits_out_retry_after_and_the_sync_finishes(sandbox_factory, tmp_pa
 
 def test_401_fails_at_once_as_a_config_error_naming_the_problem(sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=10, echo_headers_in_errors=True)
-    run = run_connector("source-contacts", "read", tmp_path, {"api_key": "wrong-key-123", "base_url": api.url}, catalog("contacts"))
+    run = run_connector("source-contacts", "read", tmp_path, source_config(api, api_key="wrong-key-123"), catalog("contacts"))
     assert run.returncode != 0
     assert len(api.requests) == 1
     assert run.errors[0]["failure_type"] == "config_error"
     assert "rejected the API key (HTTP 401" in run.errors[0]["message"]
-    assert "wrong-key-123" not in run.stdout + run.stderr
+    assert_no_leak(run, "wrong-key-123")
 
 
 def test_key_never_printed_even_when_error_bodies_echo_headers(sandbox_factory, tmp_path):
@@ -104,7 +104,7 @@ def test_key_never_printed_even_when_error_bodies_echo_headers(sandbox_factory, 
     run = run_connector("source-contacts", "read", tmp_path, source_config(api), catalog("contacts"))
     assert run.returncode == 0, run.stderr
     assert any(r.status and r.status >= 500 for r in api.requests)
-    assert API_KEY not in run.stdout + run.stderr
+    assert_no_leak(run)
 
 
 def test_budget_keeps_under_requests_per_minute_without_a_single_429(sandbox_factory, tmp_path):
