@@ -1,6 +1,6 @@
-"""How both connectors fail and read what the API said: one traced-error shape, one way to quote a server."""
+"""How both connectors fail and quote the API: one traced-error shape, one way to quote a server with the key masked."""
 
-from typing import Any, Optional
+from typing import Optional
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -17,16 +17,11 @@ def config_error(message: str) -> AirbyteTracedException:
     return failure(message, FailureType.config_error)
 
 
-def json_body(response: requests.Response) -> Any:
-    """The answer as JSON, or None: the API's error bodies may or may not be JSON."""
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def server_message(response: requests.Response, api_key: str) -> str:
     """What the server said, short, with the key masked: error bodies may echo request headers."""
     message = JsonErrorMessageParser().parse_response_error_message(response)
-    text = (message or response.text or response.reason or "no message").strip()[:500]
+    return masked((message or response.text or response.reason or "no message").strip()[:300], api_key)
+
+
+def masked(text: str, api_key: str) -> str:
     return text.replace(api_key, "****") if api_key else text

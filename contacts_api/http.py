@@ -1,43 +1,75 @@
-"""The HTTP pieces both connectors share, built from airbyte-cdk parts: auth, rate budget, retries and error mapping."""
+"""The one client of the Contacts API, used by both connectors: x-api-key auth, the account's rate budget, retries on
+the injected clock, and every answer classified once (what is retried, what fails and why, what is a record's own
+problem).
 
+Built from airbyte-cdk parts: LimiterSession applies the APIBudget to every request, ContactsErrorHandler and
+RetryAfterBackoff are the CDK's ErrorHandler and BackoffStrategy. The retry loop is ours, not HttpClient's: the CDK's
+sleeps wall-clock time inside `backoff` decorators (no clock to inject), adds a second to every Retry-After, retries a
+429 without end and reports any run of them as "API rate limit exceeded"; ours waits exactly what the API asked on the
+injected clock, refuses waits past max_retry_wait_seconds, caps the tries, and names the real cause when it gives up.
+"""
+
+import collections
 import logging
+import math
+import socket
 import threading
-import time
 from datetime import timedelta
-from typing import Any, Mapping, Optional, Union
-from urllib.parse import quote, urlsplit, urlunsplit
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable, Collection, Deque, Mapping, Optional, Tuple, TypeVar, Union
+from urllib.parse import quote, urlsplit
 
+import pendulum
 import requests
-from urllib3.exceptions import NameResolutionError
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.sources.streams.call_rate import (
-    APIBudget,
-    CallRateLimitHit,
-    MovingWindowCallRatePolicy,
-    Rate,
-)
-from airbyte_cdk.sources.streams.http.error_handlers import (
-    BackoffStrategy,
-    ErrorResolution,
-    HttpStatusErrorHandler,
-    ResponseAction,
-)
-from airbyte_cdk.sources.streams.http.http_client import HttpClient
+from airbyte_cdk.sources.streams.call_rate import APIBudget, BaseCallRatePolicy, CallRateLimitHit, LimiterSession
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler, ErrorResolution, ResponseAction
 from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_token import AbstractHeaderAuthenticator
 
-from contacts_api.config import base_url
-from contacts_api.errors import server_message
-
-# Connect fast, but allow a slow page; a hung connection must end in a retry, not a stuck sync.
-REQUEST_TIMEOUT = (10, 120)
-MAX_RETRIES = 8
-MAX_BACKOFF_SECONDS = 60
-# A 429 without Retry-After: wait out the longest window the vendor publishes (per minute).
-RATE_LIMIT_FALLBACK_SECONDS = 60
+from contacts_api.clock import SYSTEM_CLOCK, Clock
+from contacts_api.config import ApiConfig
+from contacts_api.errors import failure, masked, server_message
 
 logger = logging.getLogger("airbyte")
 
 CONTACTS_PATH = "/v1/contacts"
+# (connect, read) seconds: a list page of 1,000 contacts arrives well within a minute; a server that accepts the
+# connection and never answers must end the request, not hold the sync.
+TIMEOUT = (10, 60)
+MAX_TRIES = 6  # one request and 5 retries: 2 + 4 + 8 + 16 + 32 s of backoff
+MAX_TIMEOUT_TRIES = 3  # a server that did not answer in TIMEOUT is not worth minutes more
+MAX_RATE_LIMITED_TRIES = 10  # 429s in a row on one request: something else is spending the key's quota
+MAX_BACKOFF_SECONDS = 60
+RATE_LIMIT_FALLBACK_SECONDS = 60  # a 429 without a usable Retry-After: the longest window the vendor publishes
+MAX_REDIRECTS = 5
+# The server's minute starts when a request arrives, ours when it leaves: a second of slack keeps network jitter
+# from turning the last request of a window into a 429 (which costs a whole Retry-After), for 1.6 % of throughput.
+RATE_WINDOW_SECONDS = 61.0
+
+Parsed = TypeVar("Parsed")
+
+
+class BrokenBody(Exception):
+    """A 200 whose body is not what the endpoint answers (a proxy's HTML page, JSON cut short): retried like a 503."""
+
+    def __init__(self, expected: str, response: requests.Response):
+        super().__init__(expected)
+        self.expected = expected
+        self.start = response.text[:200]
+
+
+# Answers about one record, not about the sync (413: a record too large for the API, e.g. a huge notes field).
+RECORD_STATUSES = {400: "invalid", 404: "gone", 409: "conflict", 413: "invalid", 422: "invalid"}
+
+
+class RecordProblem(Exception):
+    """A write the API refused for the record's sake; the destination rejects the record or recovers (409, 404)."""
+
+    def __init__(self, kind: str, status: int, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.message = message
 
 
 class ApiKeyAuthenticator(AbstractHeaderAuthenticator):
@@ -55,105 +87,171 @@ class ApiKeyAuthenticator(AbstractHeaderAuthenticator):
         return self._api_key
 
 
-class LoggedAPIBudget(APIBudget):
-    """The CDK's APIBudget, saying out loud when it makes the sync wait (the CDK only logs that at debug level), and
-    holding every request back while a 429's Retry-After runs: the server counts the account, not the connection,
-    so the destination's other lanes must wait it out too, not only the request that got the 429."""
+class MovingWindow(BaseCallRatePolicy):
+    """At most `limit` calls in any `window` seconds of the clock, every request alike (no matchers). Keeps the send
+    times of the last `limit` calls, never the requests themselves."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._not_before = 0.0  # time.monotonic()
-        self._pause_lock = threading.Lock()
-
-    def update_from_response(self, request: Any, response: Any) -> None:
-        super().update_from_response(request, response)
-        if isinstance(response, requests.Response) and response.status_code == 429:
-            with self._pause_lock:
-                self._not_before = max(self._not_before, time.monotonic() + retry_after_seconds(response))
-
-    def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
-        pause = self._not_before - time.monotonic()
-        if pause > 0 and block:
-            time.sleep(pause)
-        try:
-            super().acquire_call(request, block=False)
-        except CallRateLimitHit as hit:
-            if not block:
-                raise
-            logger.info(f"waiting {hit.time_to_wait.total_seconds():.1f} s for the rate limit")
-            super().acquire_call(request, block=True, timeout=timeout)
-
-
-# The server's minute starts when a request arrives, ours when it leaves: a second of slack keeps network jitter
-# from turning the last request of a window into a 429 (which costs a whole Retry-After), for 1.6 % of throughput.
-RATE_WINDOW = timedelta(seconds=61)
-
-
-def rate_budget(requests_per_minute: int, interval: timedelta = RATE_WINDOW) -> APIBudget:
-    """One moving window over every request to the API, as the vendor counts them per account."""
-    return LoggedAPIBudget(policies=[EveryCallWindow(Rate(limit=requests_per_minute, interval=interval))])
-
-
-class EveryCallWindow(MovingWindowCallRatePolicy):
-    """The CDK's moving window over every request (no matchers), keeping a name per call instead of the request:
-    pyrate-limiter holds what it is given for up to three windows (it clears its bucket every two), and a
-    PreparedRequest with its body and cookie jar is ~2.5 KB, so at 10,000 requests/minute the requests it held came
-    to ~75 MB and grew with the length of the sync."""
-
-    def __init__(self, rate: Rate):
-        super().__init__(rates=[rate], matchers=[])
+    def __init__(self, limit: int, window: float, clock: Clock):
+        super().__init__(matchers=[])
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._sent: Deque[float] = collections.deque(maxlen=limit)
+        self._lock = threading.Lock()
 
     def try_acquire(self, request: Any, weight: int) -> None:
-        super().try_acquire("call", weight)
+        with self._lock:
+            now = self._clock.monotonic()
+            wait = self._sent[0] + self._window - now if len(self._sent) == self._limit else 0.0
+            if wait > 0:
+                raise CallRateLimitHit(error="rate budget spent", item=None, weight=weight, rate=str(self), time_to_wait=timedelta(seconds=wait))
+            self._sent.append(now)
+
+    def update(self, available_calls: Optional[int], call_reset_ts: Any) -> None:
+        """Not used: the API sends no remaining-calls headers; a 429 comes through `rate_limited`."""
+
+    def rate_limited(self, retry_after: float) -> None:
+        """The server's window is full until `retry_after` from now. It counts calls this budget never saw (`check`
+        just before a read, another client of the key), so its word replaces ours: the window is taken as full with
+        calls spread evenly, the oldest leaving when the server said. The sync then goes on at the steady rate, with
+        no burst that would earn another 429 and no wait of ours on top of the server's."""
+        with self._lock:
+            resume = self._clock.monotonic() + retry_after
+            spacing = self._window / self._limit
+            self._sent.clear()
+            self._sent.extend(resume - self._window + spacing * index for index in range(self._limit))
+
+    def __str__(self) -> str:
+        return f"{self._limit} requests per {self._window:g} s"
 
 
-def retry_after_seconds(response: requests.Response) -> float:
-    retry_after = response.headers.get("Retry-After", "")
-    return float(retry_after) if retry_after.replace(".", "", 1).isdigit() else RATE_LIMIT_FALLBACK_SECONDS
+class RateBudget(APIBudget):
+    """The CDK's APIBudget over one MovingWindow, waiting on the injected clock, and saying so when a wait is long
+    enough to notice (the CDK logs waits at debug level only). Counts the requests it let through."""
+
+    def __init__(self, requests_per_minute: int, clock: Clock = SYSTEM_CLOCK, window_seconds: float = RATE_WINDOW_SECONDS):
+        self.window = MovingWindow(requests_per_minute, window_seconds, clock)
+        super().__init__(policies=[self.window])
+        self._clock = clock
+        self._count_lock = threading.Lock()
+        self.requests = 0
+
+    def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        while True:
+            try:
+                self.window.try_acquire(request, weight=1)
+                break
+            except CallRateLimitHit as hit:
+                if not block:
+                    raise
+                seconds = hit.time_to_wait.total_seconds()
+                (logger.info if seconds >= 1 else logger.debug)(f"waiting {seconds:.1f} s for the rate limit ({self.window})")
+                self._clock.sleep(seconds)
+        with self._count_lock:
+            self.requests += 1
+
+    def update_from_response(self, request: Any, response: Any) -> None:
+        if isinstance(response, requests.Response) and response.status_code == 429:
+            self.window.rate_limited(retry_after_seconds(response, self._clock) or RATE_LIMIT_FALLBACK_SECONDS)
+
+
+def retry_after_seconds(response: requests.Response, clock: Clock) -> Optional[float]:
+    """Retry-After in either of its forms (RFC 9110): seconds, or an HTTP date, read against the server's own Date
+    header when it sent one (so a skewed local clock does not stretch or cut the wait)."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    except ValueError:
+        pass
+    until = _http_date(value)
+    if until is None:
+        return None
+    reference = _http_date(response.headers.get("Date", "")) or clock.now()
+    return max(0.0, (until - reference).total_seconds())
+
+
+def _http_date(value: str) -> Optional[pendulum.DateTime]:
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return pendulum.instance(parsed) if parsed.tzinfo else None
 
 
 class RetryAfterBackoff(BackoffStrategy):
-    """429: exactly what Retry-After says; 5xx and dropped connections: exponential, capped."""
+    """429: what Retry-After says (60 s without one); 5xx, drops and broken bodies: exponential, capped."""
 
-    def backoff_time(
-        self, response_or_exception: Optional[Union[requests.Response, requests.RequestException]], attempt_count: int
-    ) -> Optional[float]:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK):
+        self._clock = clock
+
+    def backoff_time(self, response_or_exception: Optional[Union[requests.Response, requests.RequestException]], attempt_count: int) -> Optional[float]:
         if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 429:
-            retry_after = response_or_exception.headers.get("Retry-After", "")
-            seconds = retry_after_seconds(response_or_exception)
-            logger.info(f"waiting {seconds:g} s for the rate limit (HTTP 429, Retry-After: {retry_after or 'none'})")
-            return seconds
+            seconds = retry_after_seconds(response_or_exception, self._clock)
+            return RATE_LIMIT_FALLBACK_SECONDS if seconds is None else seconds
         return float(min(2**attempt_count, MAX_BACKOFF_SECONDS))
 
 
-def _unresolvable_host(error: Any) -> bool:
-    cause = error.args[0] if isinstance(error, requests.ConnectionError) and error.args else None
-    return isinstance(getattr(cause, "reason", None), NameResolutionError)
+def _caused_by(error: BaseException, kind: type) -> bool:
+    """Whether `kind` is anywhere in the chain under a requests error (requests wraps urllib3, which wraps socket)."""
+    seen = set()
+    stack = [error]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, kind):
+            return True
+        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None), *[arg for arg in current.args if isinstance(arg, BaseException)]])
+    return False
 
 
-class ContactsErrorHandler(HttpStatusErrorHandler):
-    """Every API answer classified once: retry, rate limited, config error, or fail with the server's message."""
+class ContactsErrorHandler(ErrorHandler):
+    """Every answer classified once: success, retry (5xx, 408, drops, timeouts), rate limited (429), or a failure with
+    its real cause (401/403 a key problem, a name that does not resolve, TLS, another 4xx with the server's words)."""
 
-    def __init__(self, api_key: str):
-        super().__init__(logger=logger, max_retries=MAX_RETRIES)
+    def __init__(self, api_key: str, host: str):
         self._api_key = api_key
+        self._host = host
+
+    @property
+    def max_retries(self) -> Optional[int]:
+        return MAX_TRIES - 1
+
+    @property
+    def max_time(self) -> Optional[int]:
+        return None
 
     def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]] = None) -> ErrorResolution:
-        if _unresolvable_host(response_or_exception):
+        error = response_or_exception
+        if isinstance(error, requests.exceptions.SSLError):
+            return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, f"The TLS connection to the host of base_url failed ({_short(error, self._api_key)}). Check base_url.")
+        if isinstance(error, requests.ConnectionError) and _caused_by(error, socket.gaierror):
             # Retrying a name that does not resolve would only stretch a typo in base_url into minutes of backoff.
             return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, "The host of base_url does not resolve (no such name in DNS). Check base_url.")
-        if isinstance(response_or_exception, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
-            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"Connection to the Contacts API failed: {type(response_or_exception).__name__}")
-        if not isinstance(response_or_exception, requests.Response):
-            return super().interpret_response(response_or_exception)
-        status = response_or_exception.status_code
-        if status < 400:
+        if isinstance(error, requests.Timeout):
+            what = "accept the connection" if isinstance(error, requests.ConnectTimeout) else "answer"
+            seconds = TIMEOUT[0] if isinstance(error, requests.ConnectTimeout) else TIMEOUT[1]
+            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"{self._host} did not {what} within {seconds} s.")
+        if isinstance(error, requests.ConnectionError) and _caused_by(error, ConnectionRefusedError):
+            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"{self._host} refused the connection (nothing listens there, or a firewall said no).")
+        if isinstance(error, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"The connection to {self._host} broke before the answer was complete ({type(error).__name__}).")
+        if not isinstance(error, requests.Response):
+            return ErrorResolution(ResponseAction.FAIL, FailureType.system_error, f"The request to the Contacts API failed: {_short(error, self._api_key)}")
+        status = error.status_code
+        if status < 300:
             return ErrorResolution(ResponseAction.SUCCESS)
+        if status < 400:
+            return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, f"The Contacts API answered HTTP {status} without a usable redirect.")
         if status == 429:
             return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.transient_error, "The Contacts API rate limit was reached (HTTP 429).")
         if status >= 500 or status == 408:
             return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"The Contacts API had a server error (HTTP {status}).")
-        message = server_message(response_or_exception, self._api_key)
+        message = server_message(error, self._api_key)
         if status in (401, 403):
             return ErrorResolution(
                 ResponseAction.FAIL,
@@ -163,47 +261,207 @@ class ContactsErrorHandler(HttpStatusErrorHandler):
         return ErrorResolution(ResponseAction.FAIL, FailureType.system_error, f"The Contacts API answered HTTP {status}: {message}")
 
 
-class ContactsHttpClient(HttpClient):
-    """The CDK's HttpClient, keeping an id's path segment as `url` encoded it: requests re-decodes %2E (an unreserved
-    character) when it prepares a URL, which would turn the id "." or ".." back into a dot segment that servers and
-    proxies resolve (`/v1/contacts/..` is `/v1/`)."""
-
-    def _create_prepared_request(self, *args: Any, **kwargs: Any) -> requests.PreparedRequest:
-        prepared = super()._create_prepared_request(*args, **kwargs)
-        prepared.url = _keep_dot_segments_encoded(prepared.url)
-        return prepared
+def _short(error: BaseException, api_key: str) -> str:
+    return masked(str(error)[:300], api_key)
 
 
-def _keep_dot_segments_encoded(prepared_url: str) -> str:
-    parts = urlsplit(prepared_url)
-    head, marker, rest = parts.path.partition(CONTACTS_PATH + "/")
-    if not marker:
-        return prepared_url
-    segments = [segment.replace(".", "%2E") if segment in (".", "..") else segment for segment in rest.split("/")]
-    return urlunsplit(parts._replace(path=head + marker + "/".join(segments)))
+def _origin(url: str) -> tuple:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
 
 
-def http_client(
-    name: str, config: Mapping[str, Any], api_budget: Optional[APIBudget] = None, retries: bool = True, error_handler: Optional[ContactsErrorHandler] = None
-) -> HttpClient:
-    """The one way either connector talks to the API; `retries=False` for `check`, which answers from one request."""
-    return ContactsHttpClient(
-        name=name,
-        logger=logger,
-        error_handler=error_handler or ContactsErrorHandler(config["api_key"]),
-        api_budget=api_budget or rate_budget(config["requests_per_minute"]),
-        authenticator=ApiKeyAuthenticator(config["api_key"]),
-        backoff_strategy=RetryAfterBackoff(),
-        request_timeout=REQUEST_TIMEOUT,
-        disable_retries=not retries,
-    )
+class ContactsApi:
+    """The endpoints of the Contacts API. Thread-safe: the destination's lanes share one client and one budget."""
+
+    def __init__(self, config: ApiConfig, clock: Clock = SYSTEM_CLOCK, retries: bool = True):
+        self._root = config.base_url + CONTACTS_PATH
+        self._api_key = config.api_key
+        self._max_wait = config.max_retry_wait_seconds
+        self._clock = clock
+        self._retries = retries
+        self.budget = RateBudget(config.requests_per_minute, clock)
+        self._session = LimiterSession(api_budget=self.budget)
+        self._session.auth = ApiKeyAuthenticator(config.api_key)
+        self._errors = ContactsErrorHandler(config.api_key, config.base_url)
+        self._backoff = RetryAfterBackoff(clock)
+        # Until the API has answered well once, a body that is not the API's means base_url is wrong; after, it is a
+        # proxy or a bad moment of the server's.
+        self.answered_well = False
+
+    # --- endpoints ---------------------------------------------------------------------------------------------
+
+    def list(self, params: Mapping[str, Any]) -> Tuple[list, Optional[str]]:
+        """One page of `GET /v1/contacts`: the contacts, and the server's Date header."""
+        return self.send("GET", self.url(), params=params, parse=lambda response: (contacts_page(response), response.headers.get("Date")))
+
+    def get(self, contact_id: str) -> Optional[dict]:
+        """The contact, or None when the API says there is none (404)."""
+        return self.send("GET", self.url(contact_id), passes=(404,), parse=_contact_or_none)
+
+    def search(self, text: str, limit: int) -> list:
+        """The first page of a `searchText` query."""
+        page, _ = self.list({"limit": limit, "page": 1, "searchText": text})
+        return page
+
+    def create(self, body: Mapping[str, Any]) -> dict:
+        return self._write("POST", (), body)
+
+    def update(self, contact_id: str, body: Mapping[str, Any]) -> dict:
+        return self._write("PUT", (contact_id,), body)
+
+    def add_tags(self, contact_id: str, tags: Collection[str]) -> dict:
+        return self._write("POST", (contact_id, "tags", "add"), {"tags": list(tags)})
+
+    def remove_tags(self, contact_id: str, tags: Collection[str]) -> dict:
+        return self._write("POST", (contact_id, "tags", "remove"), {"tags": list(tags)})
+
+    def delete(self, contact_id: str) -> None:
+        self._write("DELETE", (contact_id,), None)
+
+    def _write(self, method: str, segments: tuple, body: Optional[Mapping[str, Any]]) -> dict:
+        """The answer as an object ({} when it is not one: the API's write answers are undocumented, so the caller
+        keeps what it sent). A 400/404/409/413/422 is the record's own problem: RecordProblem, not a failure."""
+        response = self.send(method, self.url(*segments), json=body, passes=RECORD_STATUSES)
+        if response.status_code in RECORD_STATUSES:
+            raise RecordProblem(RECORD_STATUSES[response.status_code], response.status_code, f"HTTP {response.status_code}: {server_message(response, self._api_key)}")
+        try:
+            answer = response.json()
+        except ValueError:
+            return {}
+        return without_lone_surrogates(answer) if isinstance(answer, dict) else {}
+
+    def send(self, method: str, url: str, params: Optional[Mapping[str, Any]] = None, json: Any = None,
+             passes: Collection[int] = (), parse: Optional[Callable[[requests.Response], Parsed]] = None) -> Union[Parsed, requests.Response]:
+        """The request, retried as its answers say. `passes`: statuses handed back to the caller (a record's own
+        problem, such as 409), not failures. `parse`: turns the answer into a value, raising BrokenBody for one that
+        is not what the endpoint answers."""
+        request = self._session.prepare_request(requests.Request(method, url, params=params, json=json))
+        tries = timeouts = rate_limited = redirects = 0
+        while True:
+            tries += 1
+            try:
+                answer: Union[requests.Response, requests.RequestException] = self._session.send(request, timeout=TIMEOUT, allow_redirects=False)
+            except requests.RequestException as error:
+                answer = error
+            if isinstance(answer, requests.Response) and answer.is_redirect:
+                redirects += 1
+                request = self._redirected(request, answer, redirects)
+                tries -= 1
+                continue
+            if isinstance(answer, requests.Response) and answer.status_code in passes:
+                return parse(answer) if parse else answer
+            resolution = self._errors.interpret_response(answer)
+            if resolution.response_action == ResponseAction.SUCCESS:
+                if parse is None:
+                    self.answered_well = True
+                    return answer
+                try:
+                    value = parse(answer)
+                except BrokenBody as broken:
+                    if not self.answered_well:
+                        host = "{0.scheme}://{0.netloc}".format(urlsplit(answer.url))
+                        raise failure(f"{host} answered, but not like the Contacts API ({broken.expected}). Check base_url.", FailureType.config_error, detail=f"Body starts: {broken.start!r}") from None
+                    resolution = ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"The Contacts API answered HTTP {answer.status_code} with a body that is not {broken.expected}; it starts: {masked(broken.start, self._api_key)!r}.")
+                else:
+                    self.answered_well = True
+                    return value
+            if resolution.response_action == ResponseAction.FAIL or not self._retries:
+                raise failure(resolution.error_message, resolution.failure_type, detail=f"{method} {request.path_url}")
+            timeouts += isinstance(answer, requests.Timeout)
+            rate_limited = rate_limited + 1 if resolution.response_action == ResponseAction.RATE_LIMITED else 0
+            wait = self._backoff.backoff_time(answer, tries)
+            if not rate_limited:
+                wait = min(wait, self._max_wait)
+            if rate_limited == 0 and (tries >= MAX_TRIES or timeouts >= MAX_TIMEOUT_TRIES):
+                raise failure(f"{resolution.error_message} Gave up after {tries} tries of {method} {_described(request)}.", resolution.failure_type)
+            if rate_limited >= MAX_RATE_LIMITED_TRIES:
+                raise failure(f"The Contacts API refused {rate_limited} tries in a row with HTTP 429: something else is spending this key's rate limit, or requests_per_minute is set above the account's limit.", FailureType.transient_error)
+            if rate_limited and wait > self._max_wait:
+                raise failure(
+                    f"The Contacts API asked to wait {_duration(wait)} before the next request (HTTP 429, Retry-After), longer than max_retry_wait_seconds "
+                    f"({_duration(self._max_wait)}). A wait that long usually means the account's daily quota (144,000 requests/day) is spent; "
+                    "the next sync can go on after it resets.",
+                    FailureType.transient_error,
+                )
+            logger.info(f"{resolution.error_message} Retrying {method} {_described(request)} in {wait:g} s (try {tries + 1}).")
+            if resolution.response_action != ResponseAction.RATE_LIMITED:
+                self._clock.sleep(wait)
+            # After a 429 the budget holds this request and every other lane until the server's window reopens.
+
+    def url(self, *segments: str) -> str:
+        """`base_url` + `/v1/contacts` + the segments, each percent-encoded so that an id can never leave its path."""
+        return "/".join([self._root, *(path_segment(segment) for segment in segments)])
+
+    def _redirected(self, request: requests.PreparedRequest, response: requests.Response, redirects: int) -> requests.PreparedRequest:
+        """Redirects on the same scheme and host are followed; the key never goes anywhere else (requests keeps
+        custom headers such as x-api-key across hosts: it strips only Authorization)."""
+        target = requests.compat.urljoin(request.url, response.headers.get("Location", ""))
+        if _origin(target) != _origin(request.url) or redirects > MAX_REDIRECTS:
+            raise failure(
+                f"The Contacts API redirected {request.method} {urlsplit(request.url).path} to {target} (HTTP {response.status_code}); the API key is only sent "
+                f"to the host of base_url, so the redirect was not followed. If the API has moved, set base_url to {'{0.scheme}://{0.netloc}'.format(urlsplit(target))}.",
+                FailureType.config_error,
+            )
+        followed = request.copy()
+        followed.prepare_url(target, None)
+        return followed
 
 
-def url(config: Mapping[str, Any], *segments: str) -> str:
-    """`base_url` + `/v1/contacts` + the given segments, each percent-encoded so an id can never leave its path."""
-    return "/".join([base_url(config) + CONTACTS_PATH, *(_path_segment(segment) for segment in segments)])
+def path_segment(value: str) -> str:
+    if value in (".", ".."):
+        # requests re-decodes %2E when it prepares a URL, so these would reach the server as dot segments and climb
+        # out of /v1/contacts. No contact id is a dot segment.
+        raise ValueError(f"'{value}' cannot be a contact id")
+    return quote(value, safe="")
 
 
-def _path_segment(value: str) -> str:
-    # quote() leaves "." alone, and "/v1/contacts/.." would climb out of the contacts path.
-    return quote(value, safe="").replace(".", "%2E")
+def contacts_page(response: requests.Response) -> list:
+    """The page a list answer holds: a JSON array of contact objects, anything else a BrokenBody."""
+    page = _json(response, "a JSON array of contacts")
+    if not isinstance(page, list) or not all(isinstance(contact, dict) for contact in page):
+        raise BrokenBody("a JSON array of contacts", response)
+    return page
+
+
+def contact_object(response: requests.Response) -> dict:
+    contact = _json(response, "a contact object")
+    if not isinstance(contact, dict):
+        raise BrokenBody("a contact object", response)
+    return contact
+
+
+def _contact_or_none(response: requests.Response) -> Optional[dict]:
+    return None if response.status_code == 404 else contact_object(response)
+
+
+def _json(response: requests.Response, expected: str) -> Any:
+    try:
+        value = response.json()
+    except ValueError:
+        raise BrokenBody(expected, response) from None
+    return without_lone_surrogates(value) if "\\ud" in response.text.lower() else value
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """Servers that cut a string mid-emoji send half a surrogate pair (`\\ud83d`), which no UTF-8 output can carry:
+    such halves become U+FFFD, everything else stays as it was."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {without_lone_surrogates(key): without_lone_surrogates(item) for key, item in value.items()}
+    return value
+
+
+def _described(request: requests.PreparedRequest) -> str:
+    parts = urlsplit(request.url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:g} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

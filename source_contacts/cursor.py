@@ -1,32 +1,37 @@
 """Incremental reads on `updatedAt`, filtered here since the API has no "updated since" filter."""
 
-from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Mapping, Optional
+
+import pendulum
+from pendulum.parsing.exceptions import ParserError
+
+from contacts_api.clock import Clock
 
 CURSOR_FIELD = "updatedAt"
 
 
-def parse_time(value: Any) -> Optional[datetime]:
+def parse_time(value: Any) -> Optional[pendulum.DateTime]:
+    """An ISO-8601 time (UTC when it names no zone), or None for anything else."""
     if not isinstance(value, str):
         return None
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
+        parsed = pendulum.parse(value)
+    except (ParserError, ValueError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if isinstance(parsed, pendulum.DateTime) else None
 
 
-def format_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def format_time(value: pendulum.DateTime) -> str:
+    return value.in_timezone("UTC").format("YYYY-MM-DDTHH:mm:ss.SSS") + "Z"
 
 
-def _walk_began(server_time: Optional[str]) -> datetime:
+def _walk_began(server_time: Optional[str], clock: Clock) -> pendulum.DateTime:
     """By the server's clock (its Date header, to the second) where it said, else by ours."""
     try:
-        return parsedate_to_datetime(server_time) - timedelta(seconds=1)
-    except (TypeError, ValueError):
-        return datetime.now(timezone.utc)
+        return pendulum.instance(parsedate_to_datetime(server_time)).subtract(seconds=1)
+    except (TypeError, ValueError, IndexError):
+        return clock.now()
 
 
 class UpdatedAtCursor:
@@ -39,7 +44,7 @@ class UpdatedAtCursor:
 
     def __init__(self, state_value: Optional[str], start_date: Optional[str]) -> None:
         self.lower_bound = parse_time(state_value) or parse_time(start_date)
-        self._newest_seen: Optional[datetime] = None
+        self._newest_seen: Optional[pendulum.DateTime] = None
 
     def accepts(self, contact: Mapping[str, Any]) -> bool:
         updated = parse_time(contact.get(CURSOR_FIELD))
@@ -49,11 +54,11 @@ class UpdatedAtCursor:
             self._newest_seen = updated
         return self.lower_bound is None or updated >= self.lower_bound
 
-    def close(self, server_time: Optional[str]) -> None:
+    def close(self, server_time: Optional[str], clock: Clock) -> None:
         """Moves the bound once the whole list was read."""
         if self._newest_seen is None:
             return
-        newest = min(self._newest_seen, _walk_began(server_time))
+        newest = min(self._newest_seen, _walk_began(server_time, clock))
         if self.lower_bound is None or newest > self.lower_bound:
             self.lower_bound = newest
 

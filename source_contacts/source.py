@@ -1,37 +1,67 @@
 """SourceContacts: the Airbyte verbs over the two streams."""
 
+import dataclasses
 import logging
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
-from airbyte_cdk.models import AirbyteMessage, ConfiguredAirbyteCatalog, ConnectorSpecification
+from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, ConfiguredAirbyteCatalog, ConnectorSpecification, Status
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 
-from contacts_api.check import check_connection
-from contacts_api.config import base_url
-from contacts_api.http import rate_budget
-from contacts_api.spec import connector_spec, with_defaults
-from source_contacts.paging import SharedPages
+from contacts_api.check import connection_status
+from contacts_api.clock import SYSTEM_CLOCK, Clock
+from contacts_api.config import ApiConfig, parse_config
+from contacts_api.http import ContactsApi
+from contacts_api.paging import ContactWalk
+from contacts_api.spec import connector_spec
+from source_contacts.pages import SharedPages
 from source_contacts.streams import Contacts, ContactTags
+
+# Config field → the API's query parameter.
+FILTERS = {"tags": "tags", "location_id": "locationId", "channel": "channel", "search_text": "searchText"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceConfig(ApiConfig):
+    """source_contacts/spec.json, typed."""
+
+    page_size: int
+    start_date: Optional[str]
+    tags: Optional[List[str]]
+    location_id: Optional[str]
+    channel: Optional[str]
+    search_text: Optional[str]
+
+    def filters(self) -> Mapping[str, str]:
+        given = {parameter: getattr(self, option) for option, parameter in FILTERS.items() if getattr(self, option)}
+        return {parameter: ",".join(value) if isinstance(value, list) else value for parameter, value in given.items()}
 
 
 class SourceContacts(AbstractSource):
-    def __init__(self) -> None:
-        self._pages = SharedPages()
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
+        self._readers = 1
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return connector_spec("source_contacts")
 
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        return connection_status(self._config, config, self._clock)
+
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
-        return check_connection(with_defaults(self.spec(logger), config))
+        status = self.check(logger, config)
+        return status.status == Status.SUCCEEDED, status.message
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
-        config = with_defaults(self.spec(logging.getLogger("airbyte")), config)
-        base_url(config)
-        budget = rate_budget(config["requests_per_minute"])  # one account, one budget for every stream
-        return [Contacts(config, self._pages, budget), ContactTags(config, self._pages, budget)]
+        typed = self._config(config)
+        walk = ContactWalk(ContactsApi(typed, self._clock), typed.page_size, typed.filters())
+        pages = SharedPages(walk, self._readers)
+        return [Contacts(pages, typed.start_date, self._clock), ContactTags(pages, typed.start_date, self._clock)]
 
     def read(self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Any = None) -> Iterator[AirbyteMessage]:
         # Streams are read one after the other; knowing how many will read lets the first share its walk of the API.
-        self._pages = SharedPages(readers=len(catalog.streams))
+        self._readers = len(catalog.streams)
         yield from super().read(logger, config, catalog, state)
+
+    def _config(self, config: Mapping[str, Any]) -> SourceConfig:
+        return parse_config(SourceConfig, self.spec(logging.getLogger("airbyte")), config)

@@ -1,9 +1,9 @@
+import dataclasses
 import gc
 import json
+import logging
 import socket
-import time
 import weakref
-from datetime import timedelta
 from importlib import resources
 
 import pytest
@@ -14,8 +14,15 @@ from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit
 from airbyte_cdk.sources.streams.http.error_handlers import ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from contacts_api.config import base_url
-from contacts_api.http import ContactsErrorHandler, RetryAfterBackoff, rate_budget, url
+from contacts_api.config import checked_base_url, parse_config
+from contacts_api.http import ContactsErrorHandler, RateBudget, RetryAfterBackoff, path_segment, retry_after_seconds, without_lone_surrogates
+from contacts_api.spec import connector_spec
+from destination_contacts.destination import DestinationConfig
+from integration_tests.connector import VirtualClock
+from source_contacts.source import SourceConfig
+
+
+HOST = "https://api.whautomate.com"
 
 
 def response(status, body=b"", headers=None):
@@ -34,47 +41,78 @@ def response(status, body=b"", headers=None):
         (429, ResponseAction.RATE_LIMITED, FailureType.transient_error, "The Contacts API rate limit was reached (HTTP 429)."),
         (503, ResponseAction.RETRY, FailureType.transient_error, "The Contacts API had a server error (HTTP 503)."),
         (422, ResponseAction.FAIL, FailureType.system_error, "The Contacts API answered HTTP 422: Invalid API key"),
+        (302, ResponseAction.FAIL, FailureType.config_error, "The Contacts API answered HTTP 302 without a usable redirect."),
     ],
 )
 def test_every_status_is_classified_once(status, action, failure_type, message):
-    resolution = ContactsErrorHandler("secret-key").interpret_response(response(status, b'{"message": "Invalid API key"}'))
+    resolution = ContactsErrorHandler("secret-key", HOST).interpret_response(response(status, b'{"message": "Invalid API key"}'))
     assert resolution.response_action == action and resolution.failure_type == failure_type
     assert resolution.error_message is None if message is None else resolution.error_message.startswith(message)
 
 
 @pytest.mark.parametrize("body", [b'{"message": "no such key: secret-key"}', b"<pre>x-api-key: secret-key</pre>"])
 def test_error_messages_never_carry_the_key(body):
-    resolution = ContactsErrorHandler("secret-key").interpret_response(response(400, body))
+    resolution = ContactsErrorHandler("secret-key", HOST).interpret_response(response(400, body))
     assert "secret-key" not in resolution.error_message and "****" in resolution.error_message
 
 
-def test_dropped_connections_are_retried():
-    resolution = ContactsErrorHandler("k").interpret_response(requests.ConnectionError("reset"))
-    assert resolution.response_action == ResponseAction.RETRY
+def test_dropped_connections_and_timeouts_are_retried_and_named():
+    handler = ContactsErrorHandler("k", HOST)
+    assert handler.interpret_response(requests.ConnectionError("reset")).response_action == ResponseAction.RETRY
+    timeout = handler.interpret_response(requests.ReadTimeout("read timed out"))
+    assert (timeout.response_action, timeout.error_message) == (ResponseAction.RETRY, "https://api.whautomate.com did not answer within 60 s.")
 
 
-@pytest.mark.parametrize("headers, seconds", [({"Retry-After": "12"}, 12.0), ({"Retry-After": "1.5"}, 1.5), ({}, 60.0), ({"Retry-After": "soon"}, 60.0)])
-def test_429_waits_what_retry_after_says(headers, seconds):
-    assert RetryAfterBackoff().backoff_time(response(429, headers=headers), attempt_count=1) == seconds
+@pytest.mark.parametrize("headers, seconds", [
+    ({"Retry-After": "12"}, 12.0), ({"Retry-After": "1.5"}, 1.5), ({}, 60.0), ({"Retry-After": "soon"}, 60.0), ({"Retry-After": "-3"}, 60.0),
+    # The HTTP-date form, read against the server's own Date header: 49 s.
+    ({"Retry-After": "Fri, 27 Nov 2026 04:00:49 GMT", "Date": "Fri, 27 Nov 2026 04:00:00 GMT"}, 49.0),
+    ({"Retry-After": "Fri, 27 Nov 2026 03:59:00 GMT", "Date": "Fri, 27 Nov 2026 04:00:00 GMT"}, 0.0),  # already past
+])
+def test_429_waits_what_retry_after_says_in_either_form(headers, seconds):
+    assert RetryAfterBackoff(VirtualClock()).backoff_time(response(429, headers=headers), attempt_count=1) == seconds
+
+
+def test_an_http_date_without_a_date_header_is_read_against_our_clock():
+    clock = VirtualClock()
+    until = clock.now().add(seconds=90).format("ddd, DD MMM YYYY HH:mm:ss") + " GMT"
+    assert 88 <= retry_after_seconds(response(429, headers={"Retry-After": until}), clock) <= 90
 
 
 def test_server_errors_back_off_exponentially_and_capped():
     assert [RetryAfterBackoff().backoff_time(response(502), attempt_count=n) for n in (1, 2, 3, 6, 9)] == [2, 4, 8, 60, 60]
 
 
-def test_budget_blocks_the_request_past_the_limit_and_says_so(caplog):
-    budget = rate_budget(3, interval=timedelta(seconds=1))
+def test_budget_waits_on_its_clock_past_the_limit_and_says_so(caplog):
+    clock = VirtualClock()
+    budget = RateBudget(3, clock, window_seconds=10)
     request = requests.Request("GET", "http://127.0.0.1/v1/contacts").prepare()
-    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        for _ in range(4):
+            budget.acquire_call(request)
+    assert len(clock.sleeps) == 1 and 9.9 <= clock.slept <= 10  # the fourth call waited for the first to leave the window
+    assert budget.requests == 4
+    assert "waiting 10.0 s for the rate limit (3 requests per 10 s)" in caplog.text
+
+
+def test_after_a_429_the_budget_takes_the_servers_word_and_goes_on_at_the_steady_rate():
+    """The server counted calls the budget never saw (a check just before): its Retry-After is waited once, then the
+    calls come one per window/limit, neither in a burst that earns another 429 nor after a wait of the budget's own."""
+    clock = VirtualClock()
+    budget = RateBudget(100, clock, window_seconds=60)
+    request = requests.Request("GET", "http://127.0.0.1/v1/contacts").prepare()
+    budget.acquire_call(request)
+    budget.update_from_response(request, response(429, headers={"Retry-After": "49"}))
+    times = []
     for _ in range(4):
         budget.acquire_call(request)
-    assert 0.9 <= time.monotonic() - started < 2
-    assert any("for the rate limit" in record.message for record in caplog.records)
+        times.append(clock.monotonic())
+    assert 48.9 <= clock.sleeps[0] <= 49
+    assert [round(later - earlier, 1) for earlier, later in zip(times, times[1:])] == [0.6, 0.6, 0.6]
 
 
 def test_budget_keeps_no_request_alive_yet_counts_every_call():
-    """pyrate-limiter holds what it is given for up to three windows: that must not be the requests and their bodies."""
-    budget = rate_budget(50)
+    budget = RateBudget(50, VirtualClock())
     sent = [requests.Request("POST", "http://127.0.0.1/v1/contacts", json={"name": "x" * 1000}).prepare() for _ in range(50)]
     for request in sent:
         budget.acquire_call(request, block=False)
@@ -97,7 +135,7 @@ def test_budget_keeps_no_request_alive_yet_counts_every_call():
     ],
 )
 def test_accepted_hosts(given, expected):
-    assert base_url({"base_url": given}) == expected
+    assert checked_base_url(given) == expected
 
 
 @pytest.mark.parametrize(
@@ -112,16 +150,26 @@ def test_accepted_hosts(given, expected):
 )
 def test_refused_hosts(given, complaint):
     with pytest.raises(AirbyteTracedException, match=complaint.replace("(", r"\(").replace(")", r"\)")) as error:
-        base_url({"base_url": given})
+        checked_base_url(given)
     assert error.value.failure_type == FailureType.config_error
 
 
-@pytest.mark.parametrize("contact_id", ["a/b", "..", ".", "x?y", "x#y", "100%", "with space", "ünï"])
-def test_ids_stay_inside_their_path(contact_id):
-    built = url({"base_url": "https://api.whautomate.com"}, contact_id, "tags", "add")
-    prefix, encoded, suffix = built.rsplit("/", 3)[0], built.rsplit("/", 3)[1], built.rsplit("/", 3)[2:]
-    assert prefix == "https://api.whautomate.com/v1/contacts" and suffix == ["tags", "add"]
-    assert requests.utils.unquote(encoded) == contact_id and not set("/?#. ") & set(encoded)
+@pytest.mark.parametrize("contact_id", ["a/b", "x?y", "x#y", "100%", "with space", "ünï", "a.b", "..."])
+def test_ids_stay_inside_their_path_segment(contact_id):
+    encoded = path_segment(contact_id)
+    assert requests.utils.unquote(encoded) == contact_id and not set("/?# ") & set(encoded)
+
+
+@pytest.mark.parametrize("contact_id", [".", ".."])
+def test_dot_segments_are_never_a_path(contact_id):
+    # requests re-decodes %2E, so these would reach the server as /v1/contacts/.. (that is, /v1/).
+    with pytest.raises(ValueError, match="cannot be a contact id"):
+        path_segment(contact_id)
+
+
+def test_halves_of_surrogate_pairs_become_replacement_characters_and_the_rest_stays():
+    parsed = json.loads('[{"name": "Zo\\u00eb \\ud83d", "notes": "\\ud83d\\ude80 ok", "tags": ["\\udc00x"]}]')
+    assert without_lone_surrogates(parsed) == [{"name": "Zoë \ufffd", "notes": "🚀 ok", "tags": ["\ufffdx"]}]
 
 
 @pytest.mark.parametrize("schema", ["contacts.json", "contact_tags.json"])
@@ -137,29 +185,43 @@ def test_schemas_never_break_on_new_or_missing_fields(schema):
     check(document)
 
 
-def test_an_unknown_config_field_is_refused_with_a_suggestion():
-    from contacts_api.spec import connector_spec, with_defaults
+@pytest.mark.parametrize("package, config_class", [("source_contacts", SourceConfig), ("destination_contacts", DestinationConfig)])
+def test_the_typed_config_has_a_field_for_each_spec_property_and_takes_the_specs_defaults(package, config_class):
+    spec = connector_spec(package)
+    properties = spec.connectionSpecification["properties"]
+    assert {field.name for field in dataclasses.fields(config_class)} == set(properties)
+    config = parse_config(config_class, spec, {"api_key": "k"})
+    assert {name: getattr(config, name) for name, field in properties.items() if "default" in field} == {name: field["default"] for name, field in properties.items() if "default" in field}
 
+
+def test_an_unknown_config_field_is_ignored_with_a_warning_and_a_suggestion(caplog):
     spec = connector_spec("source_contacts")
-    with pytest.raises(AirbyteTracedException, match=r"Unknown config field 'apikey' \(did you mean 'api_key'\?\)") as error:
-        with_defaults(spec, {"api_key": "k", "apikey": "k"})
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        config = parse_config(SourceConfig, spec, {"api_key": "k", "pagesize": 5, "_limit": 5, "added_by_the_platform": True})
+    assert config.page_size == 100
+    assert [record.message for record in caplog.records] == [
+        "Ignoring config fields this connector does not know: 'pagesize' (did you mean 'page_size'?), 'added_by_the_platform'."]
+
+
+def test_a_bad_value_of_a_known_field_still_fails_as_a_config_error():
+    with pytest.raises(AirbyteTracedException) as error:
+        parse_config(SourceConfig, connector_spec("source_contacts"), {"api_key": "k", "page_size": 0})
     assert error.value.failure_type == FailureType.config_error
-    assert with_defaults(spec, {"api_key": "k", "_limit": 5})["page_size"] == 100  # the CDK's internal flags pass
 
 
 def connection_error(reason):
     """What requests raises when urllib3 gave up on a connection, built offline: the pool's MaxRetryError wrapped."""
-    host = "nonexistent.invalid"
-    return requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, f"https://{host}/v1/contacts", reason=reason))
+    return requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, "https://nonexistent.invalid/v1/contacts", reason=reason))
 
 
 def test_a_host_that_does_not_resolve_fails_at_once_as_a_config_error():
     conn = urllib3.connection.HTTPSConnection("nonexistent.invalid", 443)
-    error = connection_error(urllib3.exceptions.NameResolutionError("nonexistent.invalid", conn, socket.gaierror(socket.EAI_NONAME, "Name or service not known")))
-    resolution = ContactsErrorHandler("k").interpret_response(error)
+    name_error = urllib3.exceptions.NameResolutionError("nonexistent.invalid", conn, socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+    name_error.__cause__ = socket.gaierror(socket.EAI_NONAME, "Name or service not known")  # as urllib3 raises it: `from` the gaierror
+    resolution = ContactsErrorHandler("k", HOST).interpret_response(connection_error(name_error))
     assert (resolution.response_action, resolution.failure_type) == (ResponseAction.FAIL, FailureType.config_error)
     assert "does not resolve" in resolution.error_message
     # Any other refused connection is transient: retried, not a config error.
     refused = connection_error(urllib3.exceptions.NewConnectionError(conn, "Connection refused"))
-    resolution = ContactsErrorHandler("k").interpret_response(refused)
+    resolution = ContactsErrorHandler("k", HOST).interpret_response(refused)
     assert (resolution.response_action, resolution.failure_type) == (ResponseAction.RETRY, FailureType.transient_error)

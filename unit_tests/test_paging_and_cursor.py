@@ -1,62 +1,53 @@
 import pytest
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from contacts_api.paging import ContactWalk
+from integration_tests.connector import VirtualClock
 from source_contacts.cursor import UpdatedAtCursor
-from contacts_api.paging import PageNumberPaginator
-from source_contacts.paging import SharedPages
+from source_contacts.pages import SharedPages
+from unit_tests.fakes import ListingApi
 
 
-def walk(page_sizes):
-    paginator, tokens = PageNumberPaginator(), []
-    for size in page_sizes:
-        paginator.observe([{"id": f"{len(tokens)}-{i}"} for i in range(size)])
-        token = paginator.next_page_token()
-        tokens.append(token)
-        if token is None:
-            break
-    return tokens
+def pages_of(*sizes):
+    return [[{"id": f"{page}-{i}"} for i in range(size)] for page, size in enumerate(sizes)]
 
 
 @pytest.mark.parametrize(
-    "page_sizes, tokens",
+    "page_sizes, requested",
     [
-        ([100, 100, 0], [{"page": 2}, {"page": 3}, None]),  # a full last page costs one empty page
-        ([40, 40, 7], [{"page": 2}, {"page": 3}, None]),  # silent cap at 40: the short page ends it
-        ([0], [None]),
-        ([37, 0], [{"page": 2}, None]),  # a short first page cannot be told from a cap: one more request
+        ([100, 100, 0], 3),  # a full last page costs one empty page
+        ([40, 40, 7], 3),  # silent cap at 40: the short page ends it
+        ([0], 1),
+        ([37, 0], 2),  # a short first page cannot be told from a cap: one more request
     ],
 )
-def test_pages_end_on_empty_or_short_page(page_sizes, tokens):
-    assert walk(page_sizes) == tokens
+def test_pages_end_on_empty_or_short_page(page_sizes, requested):
+    api = ListingApi(pages_of(*page_sizes))
+    walk = ContactWalk(api, 100, {"tags": "VIP"})
+    assert list(walk.pages()) == api.pages[:requested]
+    assert api.calls == [("list", {"limit": 100, "page": page, "tags": "VIP"}) for page in range(1, requested + 1)]
+    assert walk.finished and walk.server_time == "Fri, 27 Nov 2026 04:00:00 GMT"
 
 
 def test_same_page_twice_stops_the_walk():
-    paginator = PageNumberPaginator()
     page = [{"id": "a"}, {"id": "b"}]
-    paginator.observe(page)
-    paginator.next_page_token()
     with pytest.raises(AirbyteTracedException, match="same 2 contacts for page 2 as for page 1"):
-        paginator.observe(page)
+        list(ContactWalk(ListingApi([page, page]), 2).pages())
 
 
 def test_shared_pages_walk_the_api_once_for_two_readers():
-    walks = []
-
-    def walk_api():
-        walks.append(1)
-        yield [{"id": "1"}]
-        yield [{"id": "2", "name": "Zoë"}]
-
-    shared = SharedPages(readers=2)
-    assert list(shared.pages(walk_api)) == list(shared.pages(walk_api)) == [[{"id": "1"}], [{"id": "2", "name": "Zoë"}]]
-    assert len(walks) == 1
+    api = ListingApi([[{"id": "1"}], [{"id": "2", "name": "Zoë"}], []])
+    shared = SharedPages(ContactWalk(api, 1), readers=2)
+    assert list(shared.pages()) == list(shared.pages()) == api.pages
+    assert len(api.calls) == 3
 
 
 def test_an_unfinished_walk_is_not_shared():
-    shared = SharedPages(readers=2)
-    first = shared.pages(lambda: iter([[{"id": "1"}], [{"id": "2"}]]))
-    next(first)  # the first reader stops early
-    assert list(shared.pages(lambda: iter([[{"id": "fresh"}]]))) == [[{"id": "fresh"}]]
+    api = ListingApi([[{"id": "1"}], [{"id": "2"}], []])
+    shared = SharedPages(ContactWalk(api, 1), readers=2)
+    next(shared.pages())  # the first reader stops early
+    assert list(shared.pages()) == api.pages  # the second walks the API itself
+    assert len(api.calls) == 4
 
 
 def test_cursor_keeps_its_bound_during_the_walk_and_moves_at_the_end():
@@ -65,15 +56,16 @@ def test_cursor_keeps_its_bound_during_the_walk_and_moves_at_the_end():
     assert not cursor.accepts({"updatedAt": "2025-12-31T23:59:59.999Z"})
     assert cursor.accepts({"updatedAt": None}) and cursor.accepts({})
     assert cursor.accepts({"updatedAt": "2026-01-01T00:00:00.000Z"})  # the bound itself is emitted again
+    assert cursor.accepts({"updatedAt": "2026-01-01T04:00:00+04:00"})  # the same instant in another zone
     assert cursor.state() == {"updatedAt": "2026-01-01T00:00:00.000Z"}
-    cursor.close("Fri, 27 Nov 2026 04:00:00 GMT")
+    cursor.close("Fri, 27 Nov 2026 04:00:00 GMT", VirtualClock())
     assert cursor.state() == {"updatedAt": "2026-03-01T00:00:00.000Z"}
 
 
 def test_cursor_never_moves_past_the_start_of_the_walk():
     cursor = UpdatedAtCursor(None, None)
     cursor.accepts({"updatedAt": "2026-11-27T04:00:30Z"})  # changed while the walk went on
-    cursor.close("Fri, 27 Nov 2026 04:00:00 GMT")
+    cursor.close("Fri, 27 Nov 2026 04:00:00 GMT", VirtualClock())
     assert cursor.state() == {"updatedAt": "2026-11-27T03:59:59.000Z"}
 
 
@@ -86,5 +78,5 @@ def test_a_missing_or_garbled_date_header_falls_back_to_our_clock():
     for server_time in (None, "not a date"):
         cursor = UpdatedAtCursor(None, None)
         cursor.accepts({"updatedAt": "2026-01-01T00:00:00Z"})
-        cursor.close(server_time)
+        cursor.close(server_time, VirtualClock())
         assert cursor.state() == {"updatedAt": "2026-01-01T00:00:00.000Z"}

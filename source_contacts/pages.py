@@ -2,27 +2,31 @@
 
 import json
 import tempfile
-from typing import Callable, Iterable, Iterator, Optional
+from typing import IO, Iterator, Optional
 
-from contacts_api.paging import Page
+from contacts_api.paging import ContactWalk, Page
 
 
 class SharedPages:
     """One walk through the API per sync, however many selected streams are built from it: the first stream to
     read walks the API and, when other streams will read after it, spools each page to a temporary file for them."""
 
-    def __init__(self, readers: int = 1) -> None:
+    def __init__(self, walk: ContactWalk, readers: int = 1) -> None:
+        self._walk = walk
         self._readers_left = readers
-        self._spool = None
-        self.server_time: Optional[str] = None
+        self._spool: Optional[IO[str]] = None
 
-    def pages(self, walk_api: Callable[[], Iterable[Page]]) -> Iterator[Page]:
+    @property
+    def server_time(self) -> Optional[str]:
+        return self._walk.server_time
+
+    def pages(self) -> Iterator[Page]:
         self._readers_left -= 1
         if self._spool is not None:
             yield from self._replay()
             return
         spool = tempfile.TemporaryFile("w+", encoding="utf-8") if self._readers_left > 0 else None
-        for page in walk_api():
+        for page in self._walk.pages():
             if spool:
                 spool.write(json.dumps(page, ensure_ascii=False) + "\n")
             yield page

@@ -1,0 +1,28 @@
+"""A stand-in for the read side of ContactsApi (list, get, search), for the unit tests of what walks and matches:
+pages as scripted, every call recorded."""
+
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+
+class ListingApi:
+    def __init__(self, pages: List[List[dict]], phone_search: bool = True):
+        self.pages = pages
+        self.phone_search = phone_search
+        self.calls: List[Tuple[str, Any]] = []
+
+    def list(self, params: Mapping[str, Any]) -> Tuple[List[dict], Optional[str]]:
+        self.calls.append(("list", dict(params)))
+        index = int(params["page"]) - 1
+        return (self.pages[index] if index < len(self.pages) else []), "Fri, 27 Nov 2026 04:00:00 GMT"
+
+    def get(self, contact_id: str) -> Optional[dict]:
+        self.calls.append(("get", contact_id))
+        return next((contact for contact in self._all() if contact["id"] == contact_id), None)
+
+    def search(self, text: str, limit: int) -> List[dict]:
+        self.calls.append(("search", text))
+        digits = "".join(ch for ch in text if ch.isdigit())
+        return [c for c in self._all() if text.lower() in c.get("name", "").lower() or (self.phone_search and digits and digits in c.get("phoneNumber", ""))][:limit]
+
+    def _all(self) -> List[Dict[str, Any]]:
+        return [contact for page in self.pages for contact in page]
