@@ -1,137 +1,220 @@
-"""What the account holds now, as far as this sync knows: one scan of the contact list, kept current by every
-answer to our own writes, so matching a record costs no request.
+"""The match step: which contact of the account a record means, for the fewest requests.
 
-The index lives in a private temporary SQLite database (stdlib), not on the heap: an account can hold 500k
-contacts, and the destination's memory must stay flat however many it scans or creates. SQLite keeps a small page
-cache (2 MB by default) and spills the rest to its temporary file, which it deletes when the connection closes.
+Two ways to know the account: look up each record's contact (`GET /v1/contacts/{id}`, or a `searchText` search for
+the phone number, confirmed by comparing E.164 numbers), or walk the whole contact list once. A handful of records
+into a big account wants look-ups; many records want the walk. The input is a stream of unknown length and the
+account's size is unknown too, so the choice is made as the sync goes (rent or buy): every look-up is paired with one
+page of the walk. If the input ends first, the look-ups were cheaper and the walk cost no more than they did; if the
+walk ends first, every later record is matched from it for free. Either way the sync spends at most twice what the
+cheaper way alone would have.
 
-Thread-safe: the workers of the pool (pool.py) write answers into it while the main thread routes records by it.
-Each contact's entry is only changed by the lane that owns the contact; the lock serialises use of the connection."""
+What is known lives in a private temporary SQLite database (stdlib), not on the heap: an account can hold a million
+contacts, and memory must stay flat. SQLite keeps a small page cache and spills the rest to a temporary file it
+deletes on close. Thread-safe: the lanes (lanes.py) write their answers in while the main thread matches records.
+"""
 
 import json
 import logging
 import sqlite3
 import threading
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional
+from typing import Any, Iterator, List, Mapping, Optional
 
-from destination_contacts.phones import e164_or_none
+from contacts_api.http import ContactsApi
+from contacts_api.paging import ContactWalk
 from destination_contacts.plan import E164
-from destination_contacts.records import WRITABLE
+from destination_contacts.records import WRITABLE, e164_or_none, national_number
 
 logger = logging.getLogger("airbyte")
 
 # What the index keeps of a contact: what a diff compares, nothing else.
 KEPT = ("id", "tags", *WRITABLE)
-_FORGOTTEN = None
-_CHUNK = 1000  # ids per query when walking the index
+PAGE_SIZE = 100
+CHUNK = 1000  # ids per query when walking the index
 
 
 class Account:
-    def __init__(self, scan: Callable[[], Iterable[List[Mapping[str, Any]]]], default_region: Optional[str]):
-        self._scan = scan
+    def __init__(self, api: ContactsApi, default_region: Optional[str], walk_first: bool = False):
+        """`walk_first`: read the whole account before the first match (a mirror sync must know every contact)."""
+        self._api = api
         self._region = default_region
+        self._walk_first = walk_first
         # "" is SQLite's private temporary database: on disk past the page cache, removed on close.
         self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=OFF")  # a cache that dies with the process needs no rollback journal
-        self._db.execute("CREATE TABLE seen (id TEXT PRIMARY KEY) WITHOUT ROWID")
-        self._generation = 0
-        self._table = self._create_table()
-        self._lock = threading.RLock()
-        self._load_lock = threading.Lock()  # one scan at a time; reads go on against the old index meanwhile
-        self._touched: Optional[Dict[str, Optional[dict]]] = None  # written while a scan runs: newer than the scan
-        self.loaded = False
+        self._db.executescript(
+            """
+            PRAGMA journal_mode=OFF;  -- a cache that dies with the process needs no rollback journal
+            CREATE TABLE contacts (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, e164 TEXT, kept TEXT NOT NULL);
+            CREATE INDEX contacts_e164 ON contacts (e164, seq);
+            CREATE TABLE absent (key TEXT PRIMARY KEY) WITHOUT ROWID;   -- 'id:…' / 'phone:…' the API said it lacks
+            CREATE TABLE written (id TEXT PRIMARY KEY) WITHOUT ROWID;   -- ours is newer than any page read later
+            CREATE TABLE seen (id TEXT PRIMARY KEY) WITHOUT ROWID;      -- matched or created by a record: mirror keeps it
+            """
+        )
+        self._lock = threading.RLock()  # the connection
+        self._walk_lock = threading.Lock()  # one walk at a time
+        self._walk: Optional[ContactWalk] = None
+        self._pages: Optional[Iterator[List[Mapping[str, Any]]]] = None
+        self.complete = False  # a whole walk ended: the index is the account, plus what this sync wrote
+        self._search_works: Optional[bool] = None
+        self.lookups = 0
+        self.pages = 0
 
-    def load(self) -> None:
-        """The whole contact list; called once, and again only when the API says the index missed something.
-        What the workers write while the pages come in is newer than the pages, so it wins over them."""
-        with self._load_lock:
-            self._load()
+    # --- main thread: matching ---------------------------------------------------------------------------------
 
-    def _load(self) -> None:
+    def match(self, contact_id: Optional[str], phone: Optional[str], by: tuple = ("id", "phone")) -> Optional[dict]:
+        """The contact a record means: by id when given, else by E.164 phone (the first contact known with it).
+        Spends requests only on what this sync does not know yet."""
+        if self._walk_first and not self.complete:
+            self.walk_to_end()
+        found = self._match("id", contact_id) if contact_id and "id" in by else None
+        if found is None and phone and "phone" in by:
+            found = self._match("phone", phone)
+        return found
+
+    def _match(self, kind: str, key: str) -> Optional[dict]:
+        found = self.find(key, None) if kind == "id" else self.find(None, key)
+        if found is not None or self.complete or self._absent(kind, key):
+            return found
+        # One page of the walk for each look-up: rent or buy. A first page shorter than asked for is most likely the
+        # whole account (or a server's cap, which the second page shows): one more page rather than look-ups.
+        if self._next_page() < PAGE_SIZE and self.pages == 1:
+            self._next_page()
+        found = self.find(key, None) if kind == "id" else self.find(None, key)
+        if found is not None or self.complete:
+            return found
+        if kind == "phone" and not self._phone_search_works():
+            return self.find(None, key)  # the walk has ended
+        return self.look_up(kind, key)
+
+    def look_up(self, kind: str, key: str) -> Optional[dict]:
+        """One request for one key; what it finds is remembered, and so is a miss."""
+        self.lookups += 1
+        if kind == "id":
+            contact = self._api.get(key)
+            hits = [contact] if contact is not None and isinstance(contact.get("id"), str) else []
+        else:
+            hits = [hit for hit in self._api.search(national_number(key), PAGE_SIZE) if isinstance(hit.get("id"), str)]
         with self._lock:
-            self._touched = {}
-            scanned = self._create_table()
-        try:
-            for page in self._scan():
-                rows = [self._row(self._kept(contact)) for contact in page if isinstance(contact.get("id"), str)]
-                with self._lock:
-                    # The first occurrence of an id wins: a contact seen twice (pages shifting under us) is the same one.
-                    self._db.executemany(f"INSERT OR IGNORE INTO {scanned} (id, e164, kept) VALUES (?, ?, ?)", rows)
+            self._absorb(hits)
+            found = self.find(key, None) if kind == "id" else self.find(None, key)
+            if found is None:
+                self._db.execute("INSERT OR IGNORE INTO absent (key) VALUES (?)", (f"{kind}:{key}",))
+        return found
+
+    def _phone_search_works(self) -> bool:
+        """`searchText` is undocumented: before trusting a miss, check once that it finds a contact known to exist
+        by its phone number. If it does not, the whole account is read instead, and the log says so."""
+        if self._search_works is None:
             with self._lock:
-                for contact_id, kept in self._touched.items():
-                    if kept is _FORGOTTEN:
-                        self._db.execute(f"DELETE FROM {scanned} WHERE id = ?", (contact_id,))
-                    else:
-                        self._upsert(scanned, kept)
-                (shared,) = self._db.execute(f"SELECT COUNT(e164) - COUNT(DISTINCT e164) FROM {scanned}").fetchone()
-                old, self._table = self._table, scanned
-                self.loaded = True
-        except BaseException:
-            with self._lock:
-                self._db.execute(f"DROP TABLE {scanned}")
-            raise
-        finally:
-            with self._lock:
-                self._touched = None
+                row = self._db.execute("SELECT id, e164 FROM contacts WHERE e164 IS NOT NULL ORDER BY seq LIMIT 1").fetchone()
+            if row is not None:
+                self.lookups += 1
+                hits = self._api.search(national_number(row[1]), PAGE_SIZE)
+                self._search_works = any(hit.get("id") == row[0] for hit in hits)
+            else:
+                self._search_works = False
+            if not self._search_works:
+                logger.info("The Contacts API's searchText does not find contacts by phone number here: reading the whole account to match records by phone instead")
+        if not self._search_works:
+            self.walk_to_end()
+        return self._search_works
+
+    # --- walks ---------------------------------------------------------------------------------------------------
+
+    def _next_page(self) -> int:
+        """Reads the next page of the walk; returns its length (0 once the walk has ended)."""
+        with self._walk_lock:
+            if self.complete:
+                return 0
+            if self._walk is None:
+                self._walk = ContactWalk(self._api, PAGE_SIZE)
+                self._pages = self._walk.pages()
+            page = next(self._pages)
+            self.pages += 1
+            self._absorb(page)
+            if self._walk.finished:
+                self._walk = self._pages = None
+                self.complete = True
+            return len(page)
+
+    def walk_to_end(self) -> None:
+        """The rest of the walk; once complete, a fresh one (a 409 says the account holds a phone we do not know)."""
+        with self._walk_lock:
+            if self.complete:
+                self.complete = False
+        while not self.complete:
+            self._next_page()
+        self._log_shared_phones()
+
+    def _absorb(self, contacts: List[Mapping[str, Any]]) -> None:
+        """Contacts as the API listed them; what this sync wrote itself is newer and stays."""
+        rows = [self._row(self._kept(contact)) for contact in contacts if isinstance(contact.get("id"), str)]
         with self._lock:
-            self._db.execute(f"DROP TABLE {old}")
+            written = {row[0] for row in rows if self._db.execute("SELECT 1 FROM written WHERE id = ?", (row[0],)).fetchone()}
+            self._db.executemany(
+                "INSERT INTO contacts (id, e164, kept) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET e164 = excluded.e164, kept = excluded.kept",
+                [row for row in rows if row[0] not in written],
+            )
+
+    def _log_shared_phones(self) -> None:
+        with self._lock:
+            (shared,) = self._db.execute("SELECT COUNT(e164) - COUNT(DISTINCT e164) FROM contacts").fetchone()
         if shared:
             logger.warning(f"{shared} contacts share a phone number with an earlier contact; records with that number match the earlier one")
 
-    def find(self, contact_id: Optional[str], phone: Optional[str], load: bool = True) -> Optional[dict]:
-        """By id when given and known, else by E.164 phone (the earliest contact with it). `load=False` looks only
-        at what is known so far. The answer is a copy: change the index through `remember`, `set_tags`, `forget`."""
-        if load and not self.loaded:
-            with self._load_lock:
-                if not self.loaded:  # another thread may have loaded it while this one waited
-                    self._load()
+    # --- any thread: what is known -----------------------------------------------------------------------------
+
+    def find(self, contact_id: Optional[str], phone: Optional[str]) -> Optional[dict]:
+        """What is known, without a request: by id when given and known, else by E.164 phone. The answer is a
+        copy: change the index through `remember`, `set_tags` and `forget`."""
         with self._lock:
             row = None
             if contact_id:
-                row = self._db.execute(f"SELECT kept FROM {self._table} WHERE id = ?", (contact_id,)).fetchone()
+                row = self._db.execute("SELECT kept FROM contacts WHERE id = ?", (contact_id,)).fetchone()
             if row is None and phone:
-                row = self._db.execute(f"SELECT kept FROM {self._table} WHERE e164 = ? ORDER BY seq LIMIT 1", (phone,)).fetchone()
+                row = self._db.execute("SELECT kept FROM contacts WHERE e164 = ? ORDER BY seq LIMIT 1", (phone,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def remember(self, contact: Mapping[str, Any]) -> dict:
-        """A contact as the API answered it (list, POST or PUT), replacing what was known of it."""
+        """A contact as this sync wrote it (the API's answer, or what was sent where the answer was silent)."""
         kept = self._kept(contact)
         with self._lock:
-            self._store(kept)
+            self._written(kept["id"])
+            self._db.execute("DELETE FROM absent WHERE key IN (?, ?)", (f"id:{kept['id']}", f"phone:{kept[E164]}"))
+            self._db.execute("INSERT INTO contacts (id, e164, kept) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET e164 = excluded.e164, kept = excluded.kept", self._row(kept))
         return kept
 
     def set_tags(self, contact_id: str, tags: List[str]) -> None:
         with self._lock:
-            kept = self.find(contact_id, None, load=False)
+            kept = self.find(contact_id, None)
             if kept is not None:
                 kept["tags"] = list(tags)
-                self._store(kept)
+                self.remember(kept)
 
     def forget(self, contact_id: str) -> None:
+        """A contact this sync deleted, or found gone."""
         with self._lock:
-            self._db.execute(f"DELETE FROM {self._table} WHERE id = ?", (contact_id,))
-            if self._touched is not None:
-                self._touched[contact_id] = _FORGOTTEN
+            self._written(contact_id)
+            self._db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
+            self._db.execute("INSERT OR IGNORE INTO absent (key) VALUES (?)", (f"id:{contact_id}",))
 
     def mark_seen(self, contact_id: str) -> None:
-        """A contact this sync's records matched or created: what overwrite keeps."""
+        """A contact this sync's records matched or created: what a mirror sync keeps."""
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO seen (id) VALUES (?)", (contact_id,))
 
     def count_unseen(self) -> int:
         with self._lock:
-            (count,) = self._db.execute(f"SELECT COUNT(*) FROM {self._table} WHERE id NOT IN (SELECT id FROM seen)").fetchone()
+            (count,) = self._db.execute("SELECT COUNT(*) FROM contacts WHERE id NOT IN (SELECT id FROM seen)").fetchone()
         return count
 
     def unseen_ids(self) -> Iterator[str]:
-        """Every known contact no record matched, in scan order, read a chunk at a time: the caller may delete
-        them (and so change the index) as it goes."""
+        """Every known contact no record matched, in the order first known, read a chunk at a time: the caller may
+        delete them (and so change the index) as it goes."""
         after = 0
         while True:
             with self._lock:
-                chunk = self._db.execute(
-                    f"SELECT seq, id FROM {self._table} WHERE seq > ? AND id NOT IN (SELECT id FROM seen) ORDER BY seq LIMIT ?",
-                    (after, _CHUNK)).fetchall()
+                chunk = self._db.execute("SELECT seq, id FROM contacts WHERE seq > ? AND id NOT IN (SELECT id FROM seen) ORDER BY seq LIMIT ?", (after, CHUNK)).fetchall()
             if not chunk:
                 return
             after = chunk[-1][0]
@@ -141,23 +224,12 @@ class Account:
         """Removes the temporary database."""
         self._db.close()
 
-    def _create_table(self) -> str:
-        """A fresh, empty index table: `seq` keeps scan order (earliest contact owns a shared phone)."""
-        self._generation += 1
-        table = f"contacts_{self._generation}"
-        self._db.execute(f"CREATE TABLE {table} (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, e164 TEXT, kept TEXT NOT NULL)")
-        self._db.execute(f"CREATE INDEX {table}_e164 ON {table} (e164, seq)")
-        return table
+    def _absent(self, kind: str, key: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM absent WHERE key = ?", (f"{kind}:{key}",)).fetchone() is not None
 
-    def _store(self, kept: dict) -> None:
-        self._upsert(self._table, kept)
-        if self._touched is not None:
-            self._touched[kept["id"]] = kept
-
-    def _upsert(self, table: str, kept: dict) -> None:
-        # An upsert keeps the contact's place (seq) in scan order.
-        self._db.execute(f"INSERT INTO {table} (id, e164, kept) VALUES (?, ?, ?) "
-                         "ON CONFLICT (id) DO UPDATE SET e164 = excluded.e164, kept = excluded.kept", self._row(kept))
+    def _written(self, contact_id: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO written (id) VALUES (?)", (contact_id,))
 
     def _kept(self, contact: Mapping[str, Any]) -> dict:
         kept = {name: contact[name] for name in KEPT if name in contact}

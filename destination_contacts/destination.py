@@ -1,250 +1,243 @@
-"""DestinationContacts: the protocol loop. Each input message becomes one Incoming item: a record goes to the
-dispatcher (dispatch.py: lanes per contact, tag rows gathered per contact), a state is echoed only once every record
-before it is written or rejected, a stream's COMPLETE status is noted for overwrite (overwrite.py); a summary closes
-every sync."""
+"""DestinationContacts: the Airbyte verbs, and `write` as one pipeline, a record at a time:
 
-import io
+    input (messages.py) → route (modes.py) → check (records.py) → match (account.py)
+        → plan and write, in the contact's lane (writer.py, plan.py, lanes.py) → report and state (report.py)
+
+A state is echoed, as it came and with its record counts, once every record before it is written or rejected; a
+summary closes every sync."""
+
+import argparse
+import dataclasses
 import json
 import logging
-from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+import sys
+from collections import Counter
+from typing import Any, Iterable, Iterator, List, Mapping, Optional, Union
 
-import orjson
 from airbyte_cdk.destinations import Destination
+from airbyte_cdk.exception_handler import init_uncaught_exception_handler
+from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteLogMessage,
     AirbyteMessage,
     AirbyteMessageSerializer,
-    AirbyteStreamStatus,
     ConfiguredAirbyteCatalog,
+    ConfiguredAirbyteCatalogSerializer,
     ConnectorSpecification,
     Level,
-    Status,
-    TraceType,
     Type,
 )
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
 
-from contacts_api.check import check_connection
-from contacts_api.config import base_url
+from contacts_api.check import connection_status
+from contacts_api.clock import SYSTEM_CLOCK, Clock
+from contacts_api.config import ApiConfig, parse_config
 from contacts_api.errors import config_error
-from contacts_api.http import rate_budget
-from contacts_api.spec import connector_spec, with_defaults
+from contacts_api.http import ContactsApi
+from contacts_api.spec import connector_spec
 from destination_contacts.account import Account
-from destination_contacts.api import ContactsApi
-from destination_contacts.discover import destination_catalog, parse_discover_args
-from destination_contacts.dispatch import Dispatcher
-from destination_contacts.overwrite import AbsentContacts
-from destination_contacts.phones import is_region
-from destination_contacts.pool import LanePool
+from destination_contacts.lanes import LanePool, Lanes
+from destination_contacts.messages import Incoming, echo, read_input
+from destination_contacts.modes import CONTACT_TAGS, CONTACTS, Mirror, Route, destination_catalog, route_of, routes
+from destination_contacts.records import ContactRecord, TagRecord, contact_record, is_region, tag_record
 from destination_contacts.report import Position, Rejected, Report
-from destination_contacts.targets import MODES, Targets
-from destination_contacts.writer import ApiWriter, DryRunWriter
+from destination_contacts.writer import Writer, lane_keys
+
+logger = logging.getLogger("airbyte")
 
 UNKNOWN_STREAM = "record_of_unknown_stream"
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """One input message, as the loop sees it: a record (`problem` says why it can only be rejected: not JSON, not
-    a record, data not an object), a state to echo, or the end of a stream. Other messages are None."""
+@dataclasses.dataclass(frozen=True)
+class DestinationConfig(ApiConfig):
+    """destination_contacts/spec.json, typed."""
 
-    stream: Optional[str] = None
-    namespace: Optional[str] = None
-    data: Any = None
-    problem: Optional[str] = None
-    state: Optional[AirbyteMessage] = None
-    complete: bool = False  # a stream status COMPLETE for `stream`
-
-
-@dataclass(frozen=True)
-class Route:
-    target: str
-    mode: str
+    tag_mode: str
+    default_region: Optional[str]
+    max_rejected_records: int
+    rejected_records_path: Optional[str]
+    dry_run: bool
+    max_workers: int
+    delete_absent_contacts: bool
+    recreate_deleted_contacts: bool
 
 
 class DestinationContacts(Destination):
+    def __init__(self, clock: Clock = SYSTEM_CLOCK):
+        self._clock = clock
+
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return connector_spec("destination_contacts")
 
     def run(self, args: List[str]) -> None:
-        if args[:1] == ["discover"]:  # not a verb of the CDK's Destination: see discover.py
-            self.read_config(parse_discover_args(args).config)
-            print(orjson.dumps(destination_catalog()).decode())
+        """The CDK's Destination.run, with `discover` added (the Python CDK has no destination discover, which data
+        activation asks for) and `write` printing each STATE as it came (messages.py says why)."""
+        init_uncaught_exception_handler(logger)
+        parsed = _parse_args(args)
+        with PRINT_BUFFER:  # as the CDK's launch does: logs and messages leave in the order they were made
+            for message in self._run(parsed):
+                if isinstance(message, str):
+                    print(message, flush=True)  # a STATE: out now, not when the next log comes
+                else:
+                    print(json.dumps(AirbyteMessageSerializer.dump(message), ensure_ascii=False))
+
+    def _run(self, parsed: argparse.Namespace) -> Iterator[Union[AirbyteMessage, str]]:
+        if parsed.command in ("spec", "check"):
+            yield from self.run_cmd(parsed)
             return
-        super().run(args)
+        raw_config = self.read_config(parsed.config)
+        update_secrets(get_secrets(self.spec(logger).connectionSpecification, raw_config))
+        if parsed.command == "discover":
+            self._config(raw_config)
+            yield json.dumps(destination_catalog(), ensure_ascii=False)
+            return
+        with open(parsed.catalog, encoding="utf-8") as file:
+            catalog = ConfiguredAirbyteCatalogSerializer.load(json.load(file))
+        yield from self.write(raw_config, catalog, sys.stdin.buffer)
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """The same one-request check as the source's."""
-        try:
-            config = self._config(config)
-            ok, message = check_connection(config)
-        except AirbyteTracedException as error:
-            ok, message = False, error.message
-        return AirbyteConnectionStatus(status=Status.SUCCEEDED) if ok else AirbyteConnectionStatus(status=Status.FAILED, message=message)
+        return connection_status(self._config, config, self._clock)
 
-    def write(self, config: Mapping[str, Any], configured_catalog: ConfiguredAirbyteCatalog, input_messages: Iterable[Any]) -> Iterable[AirbyteMessage]:
-        config = self._config(config)
-        routes = _routes(configured_catalog)
-        report = _report(config)
-        api = ContactsApi(config, rate_budget(config["requests_per_minute"]))
-        account = Account(api.pages, config.get("default_region"))
-        writer = DryRunWriter(account) if config["dry_run"] else ApiWriter(api, account)
-        targets = Targets(config, api, account, writer)
-        # A dry run sends nothing but the scan, and numbers the contacts it would create in input order: one lane.
-        pool = LanePool(1 if config["dry_run"] else config["max_workers"])
-        dispatcher = Dispatcher(targets, report, pool)
-        overwrite = AbsentContacts(sorted({name for (_, name), route in routes.items() if route.mode == "overwrite"}), config["delete_absent_contacts"])
-        records_seen: Dict[Optional[str], int] = {}
+    def write(self, config: Mapping[str, Any], configured_catalog: ConfiguredAirbyteCatalog, input_messages: Iterable[Union[bytes, str]]) -> Iterable[Union[AirbyteMessage, str]]:
+        """`input_messages`: the input lines, parsed here without loss (messages.py). Yields log messages, and each
+        STATE line as it must be printed."""
+        yield from Sync(self._config(config), configured_catalog, self._clock).run(read_input(input_messages))
+
+    def _config(self, config: Mapping[str, Any]) -> DestinationConfig:
+        typed = parse_config(DestinationConfig, self.spec(logger), config)
+        if typed.default_region and not is_region(typed.default_region):
+            raise config_error(f"default_region '{typed.default_region}' is not a country code the phone library knows, e.g. AE, IN, GB.")
+        return typed
+
+
+class Sync:
+    """One `write`: the pipeline's parts, and a record's way through them."""
+
+    def __init__(self, config: DestinationConfig, catalog: ConfiguredAirbyteCatalog, clock: Clock):
+        self.config = config
+        self.routes = routes(catalog, config.delete_absent_contacts)
+        self.mirror = Mirror(route.stream for route in self.routes.values() if route.mirror)
+        self.report = Report(config.rejected_records_path, config.max_rejected_records, config.dry_run)
+        self.api = ContactsApi(config, clock)
+        self.account = Account(self.api, config.default_region, walk_first=bool(self.mirror.streams))
+        self.writer = Writer(self.api, self.account, config.tag_mode, config.recreate_deleted_contacts, config.dry_run)
+        # A dry run sends nothing but reads, and numbers the contacts it would create in input order: one lane.
+        self.pool = LanePool(1 if config.dry_run else config.max_workers)
+        self.lanes = Lanes(self.pool, self.report, self.writer.write_tags)
+        self._records_seen: Counter = Counter()
+
+    def run(self, messages: Iterable[Incoming]) -> Iterator[Union[AirbyteMessage, str]]:
         try:
-            if overwrite.streams and not overwrite.enabled:
-                yield _log(f"overwrite ({', '.join(sorted(overwrite.streams))}) upserts like append_dedup and deletes nothing: delete_absent_contacts is off")
-            for ordinal, incoming in enumerate(map(_incoming, input_messages), start=1):
-                if incoming is None:
-                    continue
+            for note in self._notes():
+                yield _log(note)
+            for incoming in messages:
                 if incoming.state is not None:
-                    yield from _warnings(dispatcher.flush())
-                    overwrite.state()
-                    yield incoming.state
+                    yield from _warnings(self.lanes.flush())
+                    self.mirror.state()
+                    yield echo(incoming.state, self.report.state_stats(incoming.state["state"]))
                 elif incoming.complete:
-                    overwrite.complete(incoming.stream)
+                    self.mirror.complete(incoming.stream)
                 else:
-                    records_seen[incoming.stream] = records_seen.get(incoming.stream, 0) + 1
-                    position = Position(incoming.stream, records_seen[incoming.stream] if incoming.stream is not None else None, ordinal)
-                    yield from _warnings(self._write_record(incoming, position, routes, dispatcher, overwrite))
-            yield from _warnings(dispatcher.flush())
-            yield from self._delete_absent(overwrite, dispatcher, report, account)
+                    self._records_seen[incoming.stream] += 1
+                    self.report.received(incoming.stream)
+                    ordinal_in_stream = self._records_seen[incoming.stream] if incoming.stream[1] is not None else None
+                    yield from _warnings(self.record(incoming, Position(incoming.stream, ordinal_in_stream, incoming.line)))
+            yield from _warnings(self.lanes.flush())
+            yield from self.delete_absent()
         except Exception as error:
             # The sync fails part way (e.g. a rejected key): what was done so far is still worth knowing.
-            yield from _warnings(dispatcher.abort(error))
-            report.close()
-            yield from _closing_logs(report, targets)
+            yield from _warnings(self.lanes.abort(error))
+            yield from self._close()
             raise
         finally:
-            pool.close()
-            account.close()
-        report.close()
-        yield from _closing_logs(report, targets)
-        failure = report.failure()
+            self.pool.close()
+            self.account.close()
+        yield from self._close()
+        failure = self.report.failure()
         if failure:
             raise failure
 
-    @staticmethod
-    def _write_record(incoming: Incoming, position: Position, routes: Mapping[Tuple[Optional[str], str], Route], dispatcher: Dispatcher, overwrite: AbsentContacts) -> Iterator[str]:
-        route = routes.get((incoming.namespace, incoming.stream)) or routes.get((None, incoming.stream))
-        if route is not None and route.mode == "overwrite":
-            overwrite.record(incoming.stream)
-        if incoming.problem:
-            return dispatcher.reject(position, incoming.data, Rejected(incoming.problem), route is not None and route.mode == "overwrite")
-        if route is None:
-            return dispatcher.reject(position, incoming.data, Rejected(f"stream '{incoming.stream}' is not in the configured catalog", UNKNOWN_STREAM), False)
-        return dispatcher.write(route.target, route.mode, incoming.data, position)
+    def record(self, incoming: Incoming, position: Position) -> Iterator[str]:
+        route: Optional[Route] = route_of(self.routes, incoming.stream)
+        self.mirror.record(route)
+        in_mirror = route is not None and route.mirror
+        try:
+            if incoming.problem:
+                raise Rejected(incoming.problem)
+            if route is None:
+                raise Rejected(f"stream '{incoming.stream[1]}' is not in the configured catalog", UNKNOWN_STREAM)
+            if route.object == CONTACT_TAGS:
+                record: Union[ContactRecord, TagRecord] = tag_record(incoming.data, self.config.default_region)
+            else:
+                record = contact_record(incoming.data, self.config.default_region)
+                self.report.ignored_fields.update(record.ignored)
+            route.check(record)
+            current = self._match(record, route)
+        except Rejected as rejected:
+            return self.lanes.reject(position, incoming.data, rejected, in_mirror)
+        keys = lane_keys(record, current)
+        if route.object == CONTACT_TAGS:
+            return self.lanes.gather(position, incoming.data, keys, record, add=route.operation.action == "add_tag")
+        creates = current is None and route.operation.if_missing == "create"
+        return self.lanes.write(position, incoming.data, keys, lambda outcome: self.writer.write_contact(record, route, outcome), in_mirror, creates)
 
-    @staticmethod
-    def _delete_absent(overwrite: AbsentContacts, dispatcher: Dispatcher, report: Report, account: Account) -> Iterator[AirbyteMessage]:
-        if not (overwrite.streams and overwrite.enabled):
+    def _match(self, record: Union[ContactRecord, TagRecord], route: Route) -> Optional[dict]:
+        # Insert learns of an existing contact from the API's 409; a dry run sees no 409, so it looks.
+        if not (route.operation.looks_up or self.config.dry_run):
+            return None
+        if record.id and "id" in route.match_by and self.lanes.creating and self.account.find(record.id, None) is None:
+            # An id nobody knows yet may be one this sync is creating right now: wait, as a sequential sync would
+            # have created it first.
+            self.lanes.wait_for_creates()
+        return self.account.match(record.id, record.phone, route.match_by)
+
+    def delete_absent(self) -> Iterator[AirbyteMessage]:
+        if not self.mirror.streams:
             return
-        why_not = overwrite.why_not(dispatcher.overwrite_rejections)
-        if why_not is None and report.failure() is not None:
+        self.mirror.rejected = self.lanes.mirror_rejections
+        why_not = self.mirror.why_not()
+        if why_not is None and self.report.failure() is not None:
             why_not = "the sync fails: more records were rejected than max_rejected_records"
         if why_not:
-            yield _log(f"overwrite: no contact deleted, {why_not}", Level.WARN)
+            yield _log(f"delete_absent_contacts: no contact deleted, {why_not}", Level.WARN)
             return
-        yield _log(f"overwrite: deleting the {account.count_unseen()} contacts no record of this sync named")
-        yield from _warnings(dispatcher.delete(account.unseen_ids()))
+        yield _log(f"delete_absent_contacts: deleting the {self.account.count_unseen()} contacts no record of this sync named")
+        for contact_id in self.account.unseen_ids():
+            yield from _warnings(self.lanes.write(None, None, [("id", contact_id)], lambda outcome, contact_id=contact_id: self.writer.delete(contact_id, outcome), False))
+        yield from _warnings(self.lanes.flush())
 
-    def _parse_input_stream(self, input_stream: io.TextIOWrapper) -> Iterator[Union[AirbyteMessage, Incoming]]:
-        """Like the CDK's, but a line that is no valid message becomes a rejected record, never a crash or a silent skip
-        (and is never echoed into the log: it may hold personal data)."""
-        if isinstance(input_stream, io.TextIOWrapper):
-            # Bytes that are not UTF-8 would otherwise raise from the read itself and end the sync with a traceback;
-            # kept as surrogates, they make only their own line a rejected record.
-            input_stream.reconfigure(errors="surrogateescape")
-        for line in input_stream:
-            if not line.strip():
-                continue
-            try:
-                raw = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                yield Incoming(problem="input line is not valid UTF-8" if not _utf8(line) else "input line is not JSON")
-                continue
-            try:
-                yield AirbyteMessageSerializer.load(raw)
-            except Exception:
-                record = raw.get("record") if isinstance(raw, dict) and raw.get("type") == "RECORD" else None
-                if not isinstance(record, dict):
-                    yield Incoming(data=raw, problem="input line is not a valid Airbyte message")
-                    continue
-                stream = record.get("stream") if isinstance(record.get("stream"), str) else None
-                data = record.get("data")
-                reason = "record data must be an object" if not isinstance(data, dict) else "input line is not a valid Airbyte record message"
-                yield Incoming(stream=stream, data=data, problem=reason)
+    def _notes(self) -> Iterator[str]:
+        """One line per stream: where it writes and what its mode does there, so a user can check the mapping."""
+        for route in self.routes.values():
+            namespace, name = route.stream
+            line = f"stream {namespace + '.' if namespace else ''}{name}: {route.mode} → {route.operation.action} {route.object}"
+            if route.mirror:
+                line += ", then delete the contacts no record named (delete_absent_contacts)"
+            elif route.replaces and route.object == CONTACTS:
+                line += "; contacts no record names are kept (delete_absent_contacts is off)"
+            yield line
 
-    def _config(self, config: Mapping[str, Any]) -> Dict[str, Any]:
-        config = with_defaults(self.spec(logging.getLogger("airbyte")), config)
-        base_url(config)
-        region = config.get("default_region")
-        if region and not is_region(region):
-            raise config_error(f"default_region '{region}' is not a country code the phone library knows, e.g. AE, IN, GB.")
-        return config
+    def _close(self) -> Iterator[AirbyteMessage]:
+        self.report.close()
+        if self.report.ignored_fields:
+            yield _log(f"not written, the API has no documented way to set them: {', '.join(sorted(self.report.ignored_fields))}")
+        if self.report.dry_run:
+            yield _log(json.dumps({"planned_changes_sample": self.report.sample}, ensure_ascii=False))
+        yield _log(json.dumps(self.report.summary(self.api.budget.requests)))
 
 
-def _routes(catalog: ConfiguredAirbyteCatalog) -> Dict[Tuple[Optional[str], str], Route]:
-    """Each configured stream writes to `destination_object_name`, or else the object of its own name."""
-    routes = {}
-    for configured in catalog.streams:
-        name = configured.stream.name
-        target = configured.destination_object_name or name
-        mode = configured.destination_sync_mode.value
-        if target not in MODES:
-            raise config_error(f"stream '{name}' writes to '{target}'; this destination writes only to {' and '.join(MODES)}.")
-        if mode not in MODES[target]:
-            raise config_error(f"stream '{name}': destination sync mode '{mode}' is not supported for {target}; use one of {', '.join(MODES[target])}.")
-        route = Route(target, mode)
-        routes[(configured.stream.namespace, name)] = route
-        routes.setdefault((None, name), route)
-    return routes
-
-
-def _incoming(message: Union[AirbyteMessage, Incoming]) -> Optional[Incoming]:
-    if isinstance(message, Incoming):
-        return message
-    if message.type == Type.RECORD:
-        if message.record is None:  # {"type": "RECORD"} parses, with no record in it
-            return Incoming(problem="input line is not a valid Airbyte record message")
-        return Incoming(message.record.stream, message.record.namespace, message.record.data)
-    if message.type == Type.STATE:
-        # A STATE without a state would be echoed as one: nothing to commit, so it is turned away like any bad line.
-        return Incoming(state=message) if message.state is not None else Incoming(problem="input line is not a valid Airbyte message")
-    if message.type == Type.TRACE and message.trace is not None and message.trace.type == TraceType.STREAM_STATUS:
-        status = message.trace.stream_status
-        if status.status == AirbyteStreamStatus.COMPLETE:
-            return Incoming(stream=status.stream_descriptor.name, complete=True)
-    return None
-
-
-def _utf8(line: str) -> bool:
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _report(config: Mapping[str, Any]) -> Report:
-    try:
-        return Report(config.get("rejected_records_path"), config["max_rejected_records"], config["dry_run"])
-    except OSError as error:
-        raise config_error(f"rejected_records_path cannot be written: {error.strerror}") from None
-
-
-def _closing_logs(report: Report, targets: Targets) -> Iterator[AirbyteMessage]:
-    if targets.ignored_fields:
-        yield _log(f"not written, the API has no documented way to set them: {', '.join(sorted(targets.ignored_fields))}")
-    if report.dry_run:
-        yield _log(json.dumps({"planned_changes_sample": report.sample}, ensure_ascii=False))
-    yield _log(json.dumps(report.summary()))
+def _parse_args(args: List[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="destination-contacts")
+    commands = parser.add_subparsers(title="commands", dest="command", required=True)
+    commands.add_parser("spec", help="outputs the json configuration specification")
+    for name, help_text in (("check", "checks the config can be used to connect"), ("discover", "outputs the objects and operations this destination writes (DESTINATION_CATALOG)")):
+        commands.add_parser(name, help=help_text).add_argument("--config", required=True, help="path to the JSON configuration file")
+    write = commands.add_parser("write", help="writes the records on stdin")
+    write.add_argument("--config", required=True, help="path to the JSON configuration file")
+    write.add_argument("--catalog", required=True, help="path to the configured catalog JSON file")
+    return parser.parse_args(args)
 
 
 def _warnings(lines: Iterable[str]) -> Iterator[AirbyteMessage]:

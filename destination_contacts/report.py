@@ -1,20 +1,24 @@
-"""What a sync did: the counts, the rejected records (log, optional file), and whether that is too many."""
+"""What a sync did: the counts, the rejected records (log, optional file), whether that is too many, and the record
+counts each echoed state carries (`destinationStats`, which the platform checks against what it forwarded)."""
 
 import json
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from contacts_api import errors
+from contacts_api.errors import failure
 
-COUNTS = ("created", "updated", "unchanged", "deleted", "tags_added", "tags_removed", "rejected")
+COUNTS = ("created", "updated", "unchanged", "deleted", "recreated", "tags_added", "tags_removed", "rejected")
 # Rejections logged one by one; past this only the counts and the file tell the rest.
 LOGGED_REJECTIONS = 20
 SAMPLE_SIZE = 20
+DAILY_QUOTA = 144_000  # requests per account per day, as the vendor publishes
+
+StreamKey = Tuple[Optional[str], Optional[str]]  # (namespace, name); (None, None) for a line that named no stream
 
 
 class Rejected(Exception):
@@ -30,14 +34,15 @@ class Rejected(Exception):
 class Position:
     """Where a record was in the input: its stream, its ordinal among that stream's records, its ordinal among all input messages."""
 
-    stream: Optional[str]
-    record: Optional[int]
+    stream: StreamKey
+    record: Optional[int]  # None when the line named no stream
     message: int
 
     def __str__(self) -> str:
-        if self.stream is None:
+        namespace, name = self.stream
+        if name is None:
             return f"input message {self.message}"
-        return f"{self.stream} record {self.record} (input message {self.message})"
+        return f"{namespace + '.' if namespace else ''}{name} record {self.record} (input message {self.message})"
 
 
 class Outcome:
@@ -66,8 +71,8 @@ class Outcome:
     def done(self) -> bool:
         return self._done.is_set()
 
-    def wait(self, timeout: Optional[float] = None) -> bool:
-        return self._done.wait(timeout)
+    def wait(self) -> None:
+        self._done.wait()
 
 
 class Report:
@@ -76,47 +81,60 @@ class Report:
         self.max_rejected = max_rejected
         self.dry_run = dry_run
         self.sample: List[Dict[str, Any]] = []
+        self.ignored_fields: Set[str] = set()  # in records, but not writable
         self._hints: Counter = Counter()
         self._first_reasons: List[str] = []
-        # Emptied now, so the file never mixes this sync's rejections with an earlier one's.
-        self._file = open(rejected_records_path, "w", encoding="utf-8") if rejected_records_path else None
+        # Records received and rejected per stream since that stream's last state, and in all since the last
+        # global (or legacy) state: what each echoed state says in destinationStats.
+        self._received: Counter = Counter()
+        self._rejected: Counter = Counter()
+        self._received_all = 0
+        self._rejected_all = 0
+        try:
+            # Emptied now, so the file never mixes this sync's rejections with an earlier one's.
+            self._file = open(rejected_records_path, "w", encoding="utf-8") if rejected_records_path else None
+        except OSError as error:
+            raise failure(f"rejected_records_path cannot be written: {error.strerror}", FailureType.config_error) from None
 
-    def count(self, name: str, amount: int = 1) -> None:
-        self.counts[name] += amount
-
-    def reject(self, position: Position, rejected: Rejected, data: Any) -> Optional[str]:
-        """Counts and files the rejection; returns a log line for the first few."""
-        self.counts["rejected"] += 1
-        self._hints[rejected.config_hint] += 1
-        if self._file:
-            line = {"stream": position.stream, "record": position.record, "message": position.message, "reason": rejected.reason, "data": data}
-            self._file.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
-            self._file.flush()
-        if len(self._first_reasons) < LOGGED_REJECTIONS:
-            message = f"rejected {position}: {rejected.reason}"
-            self._first_reasons.append(message)
-            return message
-        return None
-
-    def plan(self, position: Optional[Position], description: Dict[str, Any]) -> None:
-        if len(self.sample) < SAMPLE_SIZE:
-            self.sample.append({"position": str(position) if position else "absent from the sync", **description})
+    def received(self, stream: StreamKey) -> None:
+        self._received[stream] += 1
+        self._received_all += 1
 
     def settle(self, position: Optional[Position], outcome: Outcome, data: Any) -> List[str]:
         """Adds a finished record's outcome; returns its log lines. `position` None: work of the sync's own (deletes)."""
-        for name, amount in outcome.counts.items():
-            self.count(name, amount)
+        self.counts.update(outcome.counts)
         for description in outcome.plans:
-            self.plan(position, description)
+            if len(self.sample) < SAMPLE_SIZE:
+                self.sample.append({"position": str(position) if position else "absent from the sync", **description})
         lines = list(outcome.logs)
         if outcome.rejected is not None:
-            line = self.reject(position, outcome.rejected, data)
+            line = self._reject(position, outcome.rejected, data)
             if line:
                 lines.append(line)
         return lines
 
-    def summary(self) -> Dict[str, Any]:
-        return {**{name: self.counts[name] for name in COUNTS}, "dry_run": self.dry_run}
+    def state_stats(self, state: Dict[str, Any]) -> Dict[str, float]:
+        """destinationStats for a state about to be echoed, once every record before it is settled: the records of
+        its stream (all streams, for a global or legacy state) since the previous one, written or found unchanged
+        (`recordCount`) and rejected (`rejectedRecordCount`); the platform compares their sum with what it sent."""
+        if state.get("type") == "STREAM":
+            descriptor = (state.get("stream") or {}).get("stream_descriptor") or {}
+            stream = (descriptor.get("namespace"), descriptor.get("name"))
+            received, rejected = self._received.pop(stream, 0), self._rejected.pop(stream, 0)
+        else:
+            received, rejected = self._received_all, self._rejected_all
+            self._received.clear()
+            self._rejected.clear()
+            self._received_all = self._rejected_all = 0
+        return {"recordCount": float(received - rejected), "rejectedRecordCount": float(rejected)}
+
+    def summary(self, requests: int) -> Dict[str, Any]:
+        return {
+            **{name: self.counts[name] for name in COUNTS},
+            "requests": requests,
+            "share_of_daily_quota": f"{requests / DAILY_QUOTA:.2%}",
+            "dry_run": self.dry_run,
+        }
 
     def close(self) -> None:
         if self._file:
@@ -135,4 +153,21 @@ class Report:
             f"{rejected} records were rejected, more than max_rejected_records ({self.max_rejected}); "
             f"the others were written. First: {self._first_reasons[0]}"
         )
-        return errors.failure(message, FailureType.config_error if config_shaped else FailureType.system_error)
+        return failure(message, FailureType.config_error if config_shaped else FailureType.system_error)
+
+    def _reject(self, position: Optional[Position], rejected: Rejected, data: Any) -> Optional[str]:
+        self.counts["rejected"] += 1
+        self._hints[rejected.config_hint] += 1
+        if position is not None:
+            self._rejected[position.stream] += 1
+            self._rejected_all += 1
+        if self._file:
+            namespace, name = position.stream if position else (None, None)
+            line = {"stream": name, "namespace": namespace, "record": position and position.record, "message": position and position.message, "reason": rejected.reason, "data": data}
+            self._file.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            self._file.flush()
+        if len(self._first_reasons) < LOGGED_REJECTIONS:
+            message = f"rejected {position}: {rejected.reason}"
+            self._first_reasons.append(message)
+            return message
+        return None

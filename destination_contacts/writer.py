@@ -1,72 +1,227 @@
-"""Runs a Change: the calls in order, each answer written back into the account index. The dry-run writer plans
-the same way and answers as the API would, sending nothing.
+"""The write step, run in the lane that owns the contact (lanes.py), so it sees every earlier change to it: the
+contact as known now, the plan (plan.py), the calls, and the recoveries the API's answers call for (a 409 on create,
+a 404 on a contact deleted since it was found), each as its operation's row in modes.py says. Every outcome goes
+into the record's Outcome; a RecordProblem it cannot recover from rejects the record; anything else fails the sync.
 
-Concurrency lives one level up (pool.py, dispatch.py): a whole record (match, diff, apply, recover) runs in the
-lane that owns its contact, so `apply` is called from several threads but never for one contact at once. The
-dispatcher's `flush` is what waits for every change before a state message is echoed."""
+A dry run writes through PlannedCalls, which answers as the API would and sends nothing, so later records of the
+same sync see this one's planned effect."""
 
-from typing import Any, Dict, List, Mapping
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from airbyte_cdk.models import FailureType
+
+from contacts_api.errors import failure
+from contacts_api.http import ContactsApi, RecordProblem
 from destination_contacts.account import Account
-from destination_contacts.api import ContactsApi
-from destination_contacts.plan import Change
+from destination_contacts.modes import Operation, Route
+from destination_contacts.plan import E164, Change, contact_change, delete_change, tags_change
+from destination_contacts.records import ContactRecord, TagRecord
+from destination_contacts.report import Outcome, Rejected
 
 
-class ApiWriter:
-    def __init__(self, api: ContactsApi, account: Account):
-        self._api = api
-        self._account = account
-
-    def apply(self, change: Change) -> Mapping[str, Any]:
-        """Returns the contact as it now is (for a delete: as it was). Raises api.RecordProblem on a per-record answer."""
-        contact_id = change.contact_id
-        if change.delete:
-            self._api.delete(contact_id)
-            return self._account_forget(contact_id)
-        # The API's answers are undocumented: what it echoes wins, what it leaves out is taken from what was sent.
-        known = dict(self._account.find(contact_id, None, load=False) or {"id": contact_id, "tags": []}) if contact_id else {"tags": []}
-        if change.creates:
-            known = self._account.remember({**known, **change.body, **self._api.create(change.body)})
-            contact_id = known["id"]
-        elif change.body:
-            known = self._account.remember({**known, **change.body, **self._api.update(contact_id, change.body)})
-        tags = list(known.get("tags") or [])
-        if change.add_tags:
-            answer = self._api.add_tags(contact_id, change.add_tags)
-            tags = _tags(answer, tags + [tag for tag in change.add_tags if tag not in tags])
-        if change.remove_tags:
-            answer = self._api.remove_tags(contact_id, change.remove_tags)
-            tags = _tags(answer, [tag for tag in tags if tag not in change.remove_tags])
-        self._account.set_tags(contact_id, tags)
-        return self._account.find(contact_id, None, load=False) or known
-
-    def _account_forget(self, contact_id: str) -> Dict[str, Any]:
-        gone = dict(self._account.find(contact_id, None, load=False) or {"id": contact_id})
-        self._account.forget(contact_id)
-        return gone
+@dataclass(frozen=True)
+class TagRow:
+    record: TagRecord
+    add: bool
+    outcome: Outcome
 
 
-class DryRunWriter(ApiWriter):
-    """Answers as the API would, so later records of the same sync see this one's planned effect."""
+class PlannedCalls:
+    """The write endpoints of ContactsApi for a dry run: nothing is sent; creates get made-up ids."""
 
-    def __init__(self, account: Account):
-        self._account = account
+    def __init__(self) -> None:
         self._created = 0
 
-    def apply(self, change: Change) -> Mapping[str, Any]:
+    def create(self, body: Mapping[str, Any]) -> dict:
+        self._created += 1
+        return {"id": f"dry-run-new-{self._created}"}
+
+    def update(self, contact_id: str, body: Mapping[str, Any]) -> dict:
+        return {}
+
+    def add_tags(self, contact_id: str, tags: Sequence[str]) -> dict:
+        return {}
+
+    def remove_tags(self, contact_id: str, tags: Sequence[str]) -> dict:
+        return {}
+
+    def delete(self, contact_id: str) -> None:
+        return None
+
+
+class Writer:
+    def __init__(self, api: ContactsApi, account: Account, tag_mode: str, recreate_deleted: bool, dry_run: bool):
+        self._calls = PlannedCalls() if dry_run else api
+        self._account = account
+        self._tag_mode = tag_mode
+        self._recreate_deleted = recreate_deleted
+        self._dry_run = dry_run
+
+    def write_contact(self, record: ContactRecord, route: Route, outcome: Outcome) -> None:
+        """Rejections go into the outcome; anything else raised fails the sync. The contact is what the match step
+        found, as earlier records of this lane left it; insert knows only what this sync created (by phone)."""
+        by = route.match_by if route.operation.looks_up else ("phone",)
+        current = self._account.find(record.id if "id" in by else None, record.phone if "phone" in by else None)
+        try:
+            self._write_contact(record, route.operation, outcome, current, recover=True)
+        except Rejected as rejected:
+            outcome.rejected = rejected
+
+    def write_tags(self, rows: Sequence[TagRow]) -> None:
+        """contact_tags rows, in input order, as one tags/add and one tags/remove call per contact at most: for each
+        tag the last row wins, and only what differs from the contact's tags is sent."""
+        by_contact: Dict[str, List[TagRow]] = {}
+        for row in rows:
+            current = self._account.find(row.record.id, row.record.phone)
+            if current is None:
+                row.outcome.rejected = Rejected("no contact has this contact_id or phoneNumber")
+            else:
+                by_contact.setdefault(current["id"], []).append(row)
+        for contact_id, contact_rows in by_contact.items():
+            self._write_contact_tags(contact_id, contact_rows)
+
+    def delete(self, contact_id: str, outcome: Outcome) -> None:
+        """A mirror sync's end: a contact no record of the sync named."""
+        try:
+            self._apply(delete_change({"id": contact_id}), outcome)
+        except ValueError as error:  # an id no URL path can carry (contacts_api.http.path_segment)
+            outcome.logs.append(f"could not delete contact {contact_id!r}, absent from the sync: {error}")
+        except RecordProblem as problem:
+            if problem.kind == "gone":
+                outcome.count("deleted")  # gone already: what the sync asks for is true
+            else:
+                outcome.logs.append(f"could not delete contact {contact_id}, absent from the sync: {problem.message}")
+
+    def _write_contact(self, record: ContactRecord, operation: Operation, outcome: Outcome, current: Optional[dict], recover: bool) -> None:
+        if current is None:
+            if operation.if_missing == "done":
+                outcome.count("unchanged")  # already absent: what the record asks for is true
+                return
+            if operation.if_missing == "reject":
+                keys = " or ".join(name for name, value in (("id", record.id), ("phoneNumber", record.phone)) if value)
+                raise Rejected(f"no contact has this {keys}, and {operation.action} only changes existing contacts")
+            if not record.can_create:
+                raise Rejected("no contact matches, and name and phoneNumber are needed to create one")
+        change = delete_change(current) if operation.deletes else contact_change(current, record, self._tag_mode)
+        try:
+            self._apply(change, outcome)
+        except RecordProblem as problem:
+            if problem.kind == "conflict" and change.creates and recover:
+                # The phone exists: created since it was looked up, not looked up (insert), or our own POST whose
+                # answer was lost and whose retry met it. Update that contact instead of failing or duplicating it.
+                found = self._account.look_up("phone", record.phone)
+                if found is None:
+                    self._account.walk_to_end()  # the search may not know how the number is stored
+                    found = self._account.find(None, record.phone)
+                if found is None:
+                    raise Rejected(f"the API refused to create the contact because its phoneNumber exists ({problem.message}), but no contact with it was found")
+                self._write_contact(record, operation, outcome, found, recover=False)
+            elif problem.kind == "gone" and change.delete:
+                outcome.count("deleted")  # a retried DELETE whose first answer was lost, or someone else's
+            elif problem.kind == "gone" and recover and not change.creates:
+                # Deleted since it was found: forget it, and do what the operation does for a missing contact.
+                self._account.forget(change.contact_id)
+                if operation.if_gone == "create" and not self._recreate_deleted:
+                    raise Rejected(f"the contact was deleted while the sync ran ({problem.message}), and recreate_deleted_contacts is off") from None
+                if operation.if_gone == "create" and record.can_create:
+                    outcome.count("recreated")
+                    outcome.logs.append(f"contact {change.contact_id} was deleted while the sync ran; created again from the record")
+                self._write_contact(record, operation, outcome, None, recover=False)
+            else:
+                raise _rejection(problem) from None
+
+    def _write_contact_tags(self, contact_id: str, rows: List[TagRow]) -> None:
+        current = self._account.find(contact_id, None) or {"id": contact_id}
+        last: Dict[str, TagRow] = {}
+        for row in rows:
+            last.pop(row.record.tag, None)
+            last[row.record.tag] = row  # a tag's last row decides, in the order of the last rows
+        change = tags_change(current, {tag: row.add for tag, row in last.items()})
+        changing = [row for row in rows if last[row.record.tag] is row and row.record.tag in change.add_tags + change.remove_tags]
+        if changing:
+            if self._dry_run:
+                changing[0].outcome.plan(change.describe())
+            try:
+                self._send(change)
+            except RecordProblem as problem:
+                for row in rows:
+                    row.outcome.rejected = _rejection(problem)
+                return
+        for row in rows:
+            if row in changing:
+                row.outcome.count("updated")
+                row.outcome.count("tags_added" if row.add else "tags_removed")
+            else:
+                row.outcome.count("unchanged")
+
+    def _apply(self, change: Change, outcome: Outcome) -> None:
+        if change.empty:
+            outcome.count("unchanged")
+            self._account.mark_seen(change.contact_id)
+            return
+        if self._dry_run:
+            outcome.plan(change.describe())
+        contact = self._send(change)
+        if not change.delete:
+            self._account.mark_seen(contact["id"])
+        outcome.count("deleted" if change.delete else "created" if change.creates else "updated")
+        outcome.count("tags_added", len(change.add_tags))
+        outcome.count("tags_removed", len(change.remove_tags))
+
+    def _send(self, change: Change) -> Mapping[str, Any]:
+        """The calls of a change in order, each answer written into the account. Returns the contact as it now is
+        (for a delete: as it was). Raises RecordProblem on an answer about the record."""
+        contact_id = change.contact_id
+        known = self._account.find(contact_id, None) if contact_id else None
         if change.delete:
-            return self._account_forget(change.contact_id)
+            self._calls.delete(contact_id)
+            self._account.forget(contact_id)
+            return known or {"id": contact_id}
+        # The API's answers are undocumented: what it echoes wins, what it leaves out is taken from what was sent.
+        contact: Dict[str, Any] = dict(known or {"id": contact_id, "tags": []})
         if change.creates:
-            self._created += 1
-            current = {"id": f"dry-run-new-{self._created}", "tags": []}
-        else:
-            current = dict(self._account.find(change.contact_id, None, load=False) or {"id": change.contact_id})
-        current.update(change.body or {})
-        tags = [tag for tag in current.get("tags") or [] if tag not in change.remove_tags]
-        current["tags"] = tags + [tag for tag in change.add_tags if tag not in tags]
-        return self._account.remember(current)
+            contact = {**contact, **change.body, **self._calls.create(change.body)}
+            if not isinstance(contact.get("id"), str):
+                contact = self._created_without_id(change)
+            contact = self._account.remember(contact)
+        elif change.body:
+            contact = self._account.remember({**contact, **change.body, **self._calls.update(contact_id, change.body)})
+        contact_id = contact["id"]
+        tags = list(contact.get("tags") or [])
+        if change.add_tags:
+            tags = _tags(self._calls.add_tags(contact_id, change.add_tags), tags + [tag for tag in change.add_tags if tag not in tags])
+        if change.remove_tags:
+            tags = _tags(self._calls.remove_tags(contact_id, change.remove_tags), [tag for tag in tags if tag not in change.remove_tags])
+        if change.add_tags or change.remove_tags:
+            self._account.set_tags(contact_id, tags)
+        return self._account.find(contact_id, None) or contact
+
+    def _created_without_id(self, change: Change) -> dict:
+        """A create answered 2xx without the new contact's id: it exists, so find it by its phone."""
+        found = self._account.look_up("phone", change.body["phoneNumber"])
+        if found is None:
+            raise failure("POST /v1/contacts answered without the new contact's id, and no contact with its phone number was found afterwards.", FailureType.system_error)
+        return {**found, **change.body}
 
 
 def _tags(answer: Mapping[str, Any], expected: List[str]) -> List[str]:
     tags = answer.get("tags")
-    return tags if isinstance(tags, list) else expected
+    return tags if isinstance(tags, list) and all(isinstance(tag, str) for tag in tags) else expected
+
+
+def _rejection(problem: RecordProblem) -> Rejected:
+    if problem.kind == "conflict":
+        return Rejected(f"another contact has this phoneNumber ({problem.message})")
+    if problem.kind == "gone":
+        return Rejected(f"the contact no longer exists ({problem.message})")
+    return Rejected(f"the API refused the record ({problem.message})")
+
+
+def lane_keys(record: Any, current: Optional[Mapping[str, Any]]) -> Tuple[Tuple[str, str], ...]:
+    """What puts a record in a lane: its own id and phone, and those of the contact it matched, so that every record
+    about one contact (by id or by phone) runs in one lane, in input order."""
+    keys = {("id", record.id), ("phone", record.phone)}
+    if current is not None:
+        keys |= {("id", current["id"]), ("phone", current.get(E164))}
+    return tuple(sorted((kind, key) for kind, key in keys if key))

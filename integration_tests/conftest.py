@@ -3,17 +3,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from integration_tests.connector import API_KEY
+from integration_tests import connector
+from integration_tests.connector import API_KEY, VirtualClock
 from integration_tests.sandbox import SandboxAPI
 
 
+@pytest.fixture(autouse=True)
+def clock():
+    """The test's own virtual time, shared by the connector runs and the sandboxes of the test: a wait the connector
+    sleeps moves it on at once, and the sandbox's rate window sees the time pass."""
+    connector.current_clock = VirtualClock()
+    yield connector.current_clock
+    connector.current_clock = None
+
+
 @pytest.fixture
-def sandbox_factory():
+def sandbox_factory(clock):
     """Starts sandboxes on free loopback ports and stops them after the test. `cls`: a SandboxAPI subclass."""
     started = []
 
     def start(cls=SandboxAPI, **options) -> SandboxAPI:
-        api = cls(**{"api_key": API_KEY, **options}).start()
+        api = cls(**{"api_key": API_KEY, "clock": clock.monotonic, **options}).start()
         started.append(api)
         return api
 

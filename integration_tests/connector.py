@@ -1,15 +1,62 @@
-"""Runs the real console scripts the way Airbyte does: files for config, catalog and state; messages on stdout."""
+"""Runs the real console scripts the way Airbyte does (files for config, catalog and state; messages on stdout), and
+builds their input.
 
+By default a run is in-process: the console script's own `run(args, clock)` with stdin, stdout and stderr swapped
+for buffers, and an uncaught exception handled by the hook the CDK installs, as in the process. That costs no
+interpreter start (1.5 s each) and lets the run share the test's virtual clock with the sandbox, so a test of a
+60 s rate window takes no 60 s. `subprocess=True` runs the installed executable instead, for what only a process
+shows (signals, the executable itself)."""
+
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+
+import pendulum
+from airbyte_cdk.logger import PRINT_BUFFER
+
+from contacts_api.clock import Clock
+from destination_contacts import run as destination_run
+from source_contacts import run as source_run
 
 BIN = Path(sys.executable).parent
 API_KEY = "sandbox-key-7f3a9c"
+SCRIPTS = {"source-contacts": source_run.run, "destination-contacts": destination_run.run}
+
+
+class VirtualClock(Clock):
+    """Real time, plus every second the code under test slept: a sleep returns at once and moves this clock on.
+    Lanes that sleep at once each move it, so waits can only come out longer than asked, never shorter."""
+
+    def __init__(self) -> None:
+        self._skipped = 0.0
+        self._lock = threading.Lock()
+        self._epoch = pendulum.now("UTC")
+        self._start = time.monotonic()
+        self.sleeps: List[float] = []
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self._skipped
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self._skipped += max(0.0, seconds)
+
+    def now(self) -> pendulum.DateTime:
+        return self._epoch.add(seconds=self.monotonic() - self._start)
+
+    @property
+    def slept(self) -> float:
+        return sum(self.sleeps)
 
 
 @dataclass
@@ -25,11 +72,11 @@ class Run:
             self.records.setdefault(message["record"]["stream"], []).append(message["record"]["data"])
 
     @classmethod
-    def from_completed(cls, completed: subprocess.CompletedProcess) -> "Run":
-        """A finished connector process: its exit code, and the messages among its stdout lines (bytes are UTF-8)."""
-        stdout, stderr = (out.decode() if isinstance(out, bytes) else out for out in (completed.stdout, completed.stderr))
+    def from_output(cls, returncode: int, stdout: Union[str, bytes], stderr: Union[str, bytes]) -> "Run":
+        """A finished connector: its exit code, and the messages among its stdout lines (bytes are UTF-8)."""
+        stdout, stderr = (out.decode() if isinstance(out, bytes) else out for out in (stdout, stderr))
         messages = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
-        return cls(completed.returncode, messages, stdout, stderr)
+        return cls(returncode, messages, stdout, stderr)
 
     def of_type(self, kind: str) -> List[Dict[str, Any]]:
         return [message for message in self.messages if message["type"] == kind]
@@ -63,15 +110,54 @@ def environment() -> Dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1"}  # each message as it is written
 
 
+# The virtual clock of the running test (integration_tests/conftest.py sets it): runs and sandboxes share it.
+current_clock: Optional[VirtualClock] = None
+
+
 def run_connector(script: str, verb: str, tmp_path: Path, config: Optional[dict] = None, catalog: Optional[dict] = None,
-                  state: Optional[list] = None, stdin: Optional[Union[str, bytes]] = None, timeout: float = 600) -> Run:
-    """stdin given as bytes goes to the process as is (for input that is not UTF-8)."""
-    completed = subprocess.run(command(script, verb, tmp_path, config, catalog, state), input=stdin, capture_output=True,
-                               text=not isinstance(stdin, bytes), timeout=timeout, env=environment())
-    return Run.from_completed(completed)
+                  state: Optional[list] = None, stdin: Optional[Union[str, bytes]] = None, subprocess_run: bool = False) -> Run:
+    """stdin given as bytes goes to the connector as is (for input that is not UTF-8)."""
+    args = command(script, verb, tmp_path, config, catalog, state)
+    data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
+    if subprocess_run:
+        completed = subprocess.run(args, input=data, capture_output=True, timeout=600, env=environment())
+        return Run.from_output(completed.returncode, completed.stdout, completed.stderr)
+    with _stdio(data) as (stdout, stderr):
+        returncode = 0
+        try:
+            SCRIPTS[script](args[1:], current_clock or VirtualClock())
+        except SystemExit as exit_:
+            returncode = exit_.code if isinstance(exit_.code, int) else 1
+        except BaseException:  # noqa: B036 - what the process would do: the CDK's hook prints it, the exit code is 1
+            sys.excepthook(*sys.exc_info())
+            returncode = 1
+    return Run.from_output(returncode, stdout.getvalue(), stderr.getvalue())
 
 
-def catalog(*streams: str, sync_mode: str = "full_refresh") -> dict:
+@contextmanager
+def _stdio(data: bytes) -> Iterator[Tuple[io.BytesIO, io.BytesIO]]:
+    """stdin from `data`; stdout and stderr into buffers, including what the CDK's PrintBuffer writes to
+    sys.__stdout__ and what its logging handler writes there. Logging as a fresh connector process has it: PyAirbyte,
+    imported by other tests, configures a logger of the same name ("airbyte") for itself."""
+    out, err = io.BytesIO(), io.BytesIO()
+    saved = sys.stdin, sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__, sys.excepthook
+    airbyte_logger = logging.getLogger("airbyte")
+    saved_logger = airbyte_logger.handlers[:], airbyte_logger.propagate, airbyte_logger.level
+    sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+    airbyte_logger.handlers[:], airbyte_logger.propagate = [], True
+    airbyte_logger.setLevel(logging.INFO)
+    try:
+        yield out, err
+    finally:
+        PRINT_BUFFER.flush()
+        sys.stdin, sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__, sys.excepthook = saved
+        airbyte_logger.handlers[:], airbyte_logger.propagate = saved_logger[:2]
+        airbyte_logger.setLevel(saved_logger[2])
+
+
+def source_catalog(*streams: str, sync_mode: str = "full_refresh") -> dict:
     keys = {"contacts": [["id"]], "contact_tags": [["contact_id"], ["tag"]]}
     return {
         "streams": [
@@ -105,3 +191,107 @@ def assert_no_leak(run: Run, key: str = API_KEY, folder: Optional[Path] = None) 
         for path in folder.rglob("*"):
             if path.is_file() and path.name != "config.json":  # the config is the connector's input, not its output
                 assert key not in path.read_text(errors="replace"), f"key in {path.name}"
+
+
+# --- the destination's input and what it did ------------------------------------------------------------------
+
+SERVER_FIELDS = ("createdAt", "updatedAt")
+A, B, C = "+971501234567", "+971501234568", "+971501234569"
+
+
+def phone(n):
+    """A mobile number per n below 10,000 (A, B and C are 4567 to 4569)."""
+    return f"+97150123{n:04d}"
+
+
+config = source_config  # the same two settings the destination needs, then its own `options`
+
+
+def destination_catalog(*streams):
+    """streams: (name, destination_sync_mode) pairs, or (name, mode, destination_object_name)."""
+    configured = []
+    for name, mode, *target in streams:
+        stream = {
+            "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
+            "sync_mode": "full_refresh",
+            "destination_sync_mode": mode,
+        }
+        if target:
+            stream["destination_object_name"] = target[0]
+        configured.append(stream)
+    return {"streams": configured}
+
+
+def record(data, stream="contacts"):
+    return {"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": 1}}
+
+
+def state(value):
+    return {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"n": value}}}}
+
+
+def stdin(*messages):
+    """One line per message: a dict as its JSON, a str or bytes as given. Any bytes make the whole input bytes."""
+    lines = [m if isinstance(m, (str, bytes)) else json.dumps(m) for m in messages]
+    if any(isinstance(line, bytes) for line in lines):
+        return b"".join((line if isinstance(line, bytes) else line.encode()) + b"\n" for line in lines)
+    return "".join(line + "\n" for line in lines)
+
+
+def write(api, tmp_path, streams, *messages, **options):
+    """The destination's write of `messages` into the sandbox `api`, its streams (name, mode) configured."""
+    return run_connector("destination-contacts", "write", tmp_path, config(api, **options), destination_catalog(*streams), stdin=stdin(*messages))
+
+
+def start_write(api, tmp_path, streams, **options):
+    """write as a running process with text pipes, for a test that feeds it a message at a time."""
+    return subprocess.Popen(command("destination-contacts", "write", tmp_path, config(api, **options), destination_catalog(*streams)),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+
+
+def writes(api):
+    """Every request but the reads, as (method, path, body)."""
+    return [(r.method, r.path, r.body) for r in api.requests if r.method != "GET"]
+
+
+def reads(api):
+    return [(r.path, r.query) for r in api.requests if r.method == "GET"]
+
+
+SCAN = [("/v1/contacts", {"limit": "100", "page": "1"}), ("/v1/contacts", {"limit": "100", "page": "2"})]
+
+
+def account(api):
+    return [{k: v for k, v in contact.items() if k not in SERVER_FIELDS} for contact in api.snapshot()]
+
+
+def as_set(contacts):
+    """Contacts as a comparable set, whatever their ids and order: every field but the server's, tags as a set.
+    Fails if two of them have the same phone number."""
+    assert len({c["phoneNumber"] for c in contacts}) == len(contacts), "a contact was duplicated"
+    return sorted(json.dumps({**{k: v for k, v in c.items() if k not in ("id", *SERVER_FIELDS, "tags")}, "tags": sorted(c.get("tags") or [])},
+                             sort_keys=True, ensure_ascii=False) for c in contacts)
+
+
+def full_summary(run):
+    """The summary line that closes every write."""
+    for line in reversed(run.logs):
+        if line.startswith("{") and '"created"' in line:
+            return json.loads(line)
+    raise AssertionError(f"no summary in {run.logs}")
+
+
+def summary(run):
+    """The summary's counts of what became of the records (the request figures have tests of their own)."""
+    return {name: value for name, value in full_summary(run).items() if name not in ("requests", "share_of_daily_quota")}
+
+
+def counts(**given):
+    base = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "recreated": 0, "tags_added": 0, "tags_removed": 0, "rejected": 0, "dry_run": False}
+    return {**base, **given}
+
+
+def seed(api, *contacts):
+    return [c["id"] for c in api.add_contacts([{**c, "tags": c.get("tags", [])} for c in contacts])]
+
+

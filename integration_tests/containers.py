@@ -94,8 +94,8 @@ def run_in_container(image: str, verb: str, tmp_path: Path, config: Optional[dic
     command = [engine(), "run", "--rm", "--network", "host", "-v", f"{secrets}:/secrets:Z"]
     if stdin is not None:
         command.append("-i")
-    return Run.from_completed(subprocess.run([*command, image, verb, *args], input=stdin, capture_output=True, text=True,
-                                             timeout=timeout))
+    completed = subprocess.run([*command, image, verb, *args], input=stdin, capture_output=True, text=True, timeout=timeout)
+    return Run.from_output(completed.returncode, completed.stdout, completed.stderr)
 
 
 # --- airbyte-cdk's image tests: a `docker` CLI that reaches an engine ---------------------------------------------

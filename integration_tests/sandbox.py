@@ -70,7 +70,7 @@ class RecordedRequest:
     path: str  # as sent, still percent-encoded, without the query string
     query: dict[str, str]
     status: int | None  # None: no response was sent (dropped connection)
-    received_at: float  # time.monotonic()
+    received_at: float  # SandboxAPI.clock()
     body: Any  # parsed JSON, or None when absent or malformed
 
 
@@ -280,12 +280,13 @@ class SandboxAPI:
                  requests_per_minute: int | None = None, window_seconds: float = 60.0,
                  error_rate: float = 0.0, drop_rate: float = 0.0, drop_after_write_rate: float = 0.0,
                  latency_ms: float = 0.0, ignore_page: bool = False, echo_headers_in_errors: bool = False,
-                 fault_seed: int = 0):
+                 fault_seed: int = 0, clock: Callable[[], float] = time.monotonic):
         self.api_key, self.host, self.port = api_key, host, port
         self.max_limit, self.default_limit = max_limit, default_limit
         self.requests_per_minute, self.window_seconds = requests_per_minute, window_seconds
         self.error_rate, self.drop_rate, self.drop_after_write_rate = error_rate, drop_rate, drop_after_write_rate
         self.latency_ms, self.ignore_page, self.echo_headers_in_errors = latency_ms, ignore_page, echo_headers_in_errors
+        self.clock = clock  # monotonic seconds: the rate window's time (tests share a virtual clock with the connector)
         self.contacts: dict[str, dict] = {c["id"]: c for c in generate_contacts(contacts, seed)}
         self.throttled = 0
         self._early_count = 0
@@ -370,7 +371,7 @@ class SandboxAPI:
     # --- request pipeline -----------------------------------------------------------------
 
     def _serve(self, h: _Handler) -> None:
-        received_at = time.monotonic()
+        received_at = self.clock()
         split = urlsplit(h.path)
         query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))

@@ -1,11 +1,11 @@
-"""Issue 5 §5: every kind of bad config gets a clear config error from `check` (a FAILED status) and from
-`read` / `write` (a config_error trace and a failed exit), without a traceback on stderr or the key in any output."""
+"""Every kind of bad config gets a clear config error from `check` (a FAILED status) and from `read` / `write` (a
+config_error trace and a failed exit), without a traceback on stderr or the key in any output. A field the spec does
+not know is no bad config: it is ignored with a warning on every verb (saved configs outlive connector versions)."""
 
 import pytest
 
-from integration_tests.connector import assert_no_leak, run_connector
-from integration_tests.connector import catalog as source_catalog
-from integration_tests.test_destination_write import A, catalog, record, stdin
+from integration_tests.connector import A, API_KEY, assert_no_leak, full_summary, record, run_connector, source_catalog, source_config, stdin, write
+from integration_tests.connector import destination_catalog as catalog
 
 KEY = "k-3c9e1d77"
 SHARED = {
@@ -17,7 +17,6 @@ SHARED = {
     "unknown host": ({"api_key": KEY, "base_url": "https://contacts.nonexistent.invalid"}, "does not resolve"),
     "requests_per_minute 0": ({"api_key": KEY, "requests_per_minute": 0}, "0 is less than the minimum of 1"),
     "requests_per_minute a string": ({"api_key": KEY, "requests_per_minute": "100"}, "'100' is not of type 'integer'"),
-    "unknown field": ({"api_key": KEY, "apikey": KEY}, "Unknown config field 'apikey' (did you mean 'api_key'?)"),
     "host that is not the API": ({"api_key": KEY, "base_url": "WEB_PAGE"}, "not like the Contacts API"),
 }
 SOURCE_ONLY = {
@@ -60,3 +59,22 @@ def test_sync_fails_at_once_as_a_config_error(script, name, config, complaint, w
     assert complaint in run.errors[0]["message"]
     assert "Traceback" not in run.stderr
     assert_no_leak(run, KEY)
+
+
+@pytest.mark.parametrize("script", ["source-contacts", "destination-contacts"])
+def test_an_unknown_config_field_is_ignored_with_a_warning_on_every_verb(script, sandbox_factory, tmp_path):
+    api = sandbox_factory(contacts=3)
+    config = source_config(api, apikey=API_KEY, injected_by_the_platform={"x": 1})
+    warning = "Ignoring config fields this connector does not know: 'apikey' (did you mean 'api_key'?), 'injected_by_the_platform'."
+    verbs = {"check": {}, "discover": {}}
+    if script == "source-contacts":
+        verbs["read"] = {"catalog": source_catalog("contacts")}
+    for verb, extra in verbs.items():
+        run = run_connector(script, verb, tmp_path, config, **extra)
+        assert run.returncode == 0, (verb, run.stdout)
+        assert [m["log"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"] == [{"level": "WARN", "message": warning}], verb
+    if script == "destination-contacts":
+        run = write(api, tmp_path, [("contacts", "append_dedup")], record({"name": "Zoë", "phoneNumber": A}), apikey=API_KEY, injected_by_the_platform={"x": 1})
+        assert run.returncode == 0 and full_summary(run)["created"] == 1
+        assert warning in run.logs
+    assert [m["connectionStatus"]["status"] for m in run_connector(script, "check", tmp_path, config).of_type("CONNECTION_STATUS")] == ["SUCCEEDED"]

@@ -8,7 +8,7 @@ import pytest
 
 from integration_tests.connector import run_connector
 from integration_tests.sandbox import ApiError, SandboxAPI
-from integration_tests.test_destination_write import catalog, config, counts, phone, record, state, stdin, summary, write
+from integration_tests.connector import destination_catalog as catalog, config, counts, phone, record, state, stdin, summary, write
 
 BODY_LIMIT = 1_000_000  # bytes of JSON the sandbox below accepts in one write, like a real API's body limit
 

@@ -10,8 +10,8 @@ import pytest
 
 from integration_tests import containers
 from integration_tests.connector import assert_no_leak, run_connector, source_config
-from integration_tests.connector import catalog as source_catalog
-from integration_tests.test_destination_write import account, catalog, config, record, state, stdin, writes
+from integration_tests.connector import source_catalog
+from integration_tests.connector import account, destination_catalog as catalog, config, record, state, stdin, writes
 
 VERSION = tomllib.loads((containers.ROOT / "pyproject.toml").read_text())["project"]["version"]
 

@@ -14,7 +14,7 @@ import pytest
 
 from integration_tests.connector import API_KEY
 from integration_tests.sandbox import SandboxAPI
-from integration_tests.test_destination_write import as_set, record, start_write, state, stdin
+from integration_tests.connector import as_set, record, start_write, state, stdin
 
 SEEDED = 150  # two pages of 100 in the scan
 SEED = 3

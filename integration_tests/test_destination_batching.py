@@ -1,7 +1,7 @@
 """contact_tags rows gathered per contact between two state messages: one tags/add and one tags/remove call per
 contact at most, the last row of a tag deciding, and a contacts record of the same contact never overtaken."""
 
-from integration_tests.test_destination_write import A, B, counts, record, seed, state, summary, write, writes
+from integration_tests.connector import A, B, counts, record, seed, state, summary, write, writes
 
 STREAMS = [("contacts", "append_dedup"), ("tags_in", "append", "contact_tags"), ("tags_out", "soft_delete", "contact_tags")]
 

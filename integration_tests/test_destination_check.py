@@ -13,8 +13,8 @@ def test_spec_has_the_shared_connection_fields_and_the_write_options(tmp_path):
     [message] = run.of_type("SPEC")
     spec = message["spec"]
     assert list(spec["connectionSpecification"]["properties"]) == [
-        "api_key", "base_url", "requests_per_minute", "tag_mode", "default_region", "max_rejected_records", "rejected_records_path", "dry_run",
-        "max_workers", "delete_absent_contacts"]
+        "api_key", "base_url", "requests_per_minute", "max_retry_wait_seconds", "tag_mode", "default_region", "max_rejected_records",
+        "rejected_records_path", "dry_run", "max_workers", "delete_absent_contacts", "recreate_deleted_contacts"]
     assert spec["supported_destination_sync_modes"] == ["append", "append_dedup", "update", "soft_delete", "overwrite"]
 
 

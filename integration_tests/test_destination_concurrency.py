@@ -4,9 +4,7 @@ Exact requests per contact, exact final state, and overlap measured from the san
 import json
 from collections import Counter
 
-from integration_tests.test_destination_write import (
-    A, B, C, account, counts, phone, record, reads, seed, state, summary, write, writes,
-)
+from integration_tests.connector import A, B, C, account, counts, phone, record, reads, seed, state, summary, write, writes
 
 LATENCY_MS = 50
 
@@ -153,7 +151,7 @@ def test_rejections_are_reported_in_input_order_while_lanes_run(sandbox_factory,
         ("contacts", 2), ("tags", 4), ("contacts", 5), ("contacts", 7), ("changes", 8), ("contacts", 10), ("contacts", 12), ("contacts", 14)]
     warnings = [line for line in run.logs if line.startswith("rejected")]
     assert warnings[1] == "rejected tags record 1 (input message 4): no contact has this contact_id or phoneNumber"
-    assert warnings[4] == "rejected changes record 1 (input message 8): no contact has this id or phoneNumber, and update mode only changes existing contacts"
+    assert warnings[4] == "rejected changes record 1 (input message 8): no contact has this id or phoneNumber, and update only changes existing contacts"
     assert [w.split(" (input message ")[1].split(")")[0] for w in warnings] == ["2", "4", "5", "7", "8", "10", "12", "14"]
     assert sorted(c["name"] for c in account(api)) == [f"Good {n}" for n in range(6)]
     assert sorted(writes(api), key=str) == [("POST", "/v1/contacts", {"name": f"Good {n}", "phoneNumber": phone(n)}) for n in range(6)]  # none for `gone`

@@ -3,7 +3,7 @@ no record named, and only after a complete input."""
 
 import pytest
 
-from integration_tests.test_destination_write import A, B, C, account, counts, record, seed, state, summary, write, writes
+from integration_tests.connector import A, B, C, account, counts, record, seed, state, summary, write, writes
 
 D = "+971501234570"
 
@@ -35,7 +35,7 @@ def test_overwrite_upserts_and_deletes_the_contacts_absent_from_a_complete_sync(
     assert account(api) == [{"id": zoe, "name": "Zoë", "phoneNumber": A, "stage": "Lead", "tags": []},
                             {"id": dana, "tags": [], "name": "Dana", "phoneNumber": D}]
     assert [s["stream"]["stream_state"] for s in run.states] == [{"n": 0}, {"n": 1}]
-    assert "overwrite: deleting the 2 contacts no record of this sync named" in run.logs
+    assert "delete_absent_contacts: deleting the 2 contacts no record of this sync named" in run.logs
     assert summary(run) == counts(created=1, updated=1, deleted=2)
 
 
@@ -62,18 +62,18 @@ def test_without_the_opt_in_overwrite_is_an_upsert_and_says_so(sandbox_factory, 
         ("POST", "/v1/contacts", {"name": "Dana", "phoneNumber": D}),
     ], key=str)
     assert [c["phoneNumber"] for c in account(api)] == [A, B, C, D]
-    assert "overwrite (contacts) upserts like append_dedup and deletes nothing: delete_absent_contacts is off" in run.logs
+    assert "stream contacts: overwrite → upsert contacts; contacts no record names are kept (delete_absent_contacts is off)" in run.logs
     assert summary(run) == counts(created=1, updated=1)
 
 
 @pytest.mark.parametrize("messages, options, reason, exit_code", [
     # No end-of-stream status: a source that died mid-read closes the input the same way.
-    ([record({"name": "Zoë", "phoneNumber": A})], {}, "no stream status COMPLETE for contacts: the input may be partial", 0),
+    ([record({"name": "Zoë", "phoneNumber": A})], {}, "no stream status COMPLETE for contacts, so the input may be partial (Airbyte sends it only to destinations with refreshes support)", 0),
     ([record({"name": "Zoë", "phoneNumber": A}), state(1), record({"name": "Ahmed", "phoneNumber": B}), complete()], {},
-     "a state message came between overwrite records: a resumed attempt would see only part of the data", 0),
+     "a state message came between mirror records: a resumed attempt would see only part of the data", 0),
     ([record({"name": "Zoë", "phoneNumber": A}), record({"name": "Ahmed"}), complete()], {"max_rejected_records": 1},
-     "1 overwrite records were rejected: the contacts they meant cannot be told apart", 0),
-    ([complete()], {}, "the overwrite streams sent no record: an empty read never empties the account", 0),
+     "1 records of the mirror streams were rejected: the contacts they meant cannot be told apart", 0),
+    ([complete()], {}, "the mirror streams sent no record: an empty read never empties the account", 0),
     ([record({"name": "Zoë", "phoneNumber": A}), record({"name": "x", "phoneNumber": B}, "unknown"), complete()], {},
      "the sync fails: more records were rejected than max_rejected_records", 1),
 ])
@@ -84,7 +84,7 @@ def test_no_delete_unless_the_input_was_whole(sandbox_factory, tmp_path, message
     assert run.returncode == exit_code, run.stderr
     assert not [w for w in writes(api) if w[0] == "DELETE"]
     assert len(account(api)) == 3
-    assert f"overwrite: no contact deleted, {reason}" in run.logs
+    assert f"delete_absent_contacts: no contact deleted, {reason}" in run.logs
     assert summary(run)["deleted"] == 0
 
 

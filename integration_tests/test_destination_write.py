@@ -2,105 +2,14 @@
 final account state."""
 
 import json
-import select
-import subprocess
+import queue
+import threading
 
 import pytest
 
-from integration_tests.connector import assert_no_leak, command, environment, run_connector, source_config
-
-SERVER_FIELDS = ("createdAt", "updatedAt")
-A, B, C = "+971501234567", "+971501234568", "+971501234569"
-
-
-def phone(n):
-    """A mobile number per n below 10,000 (A, B and C are 4567 to 4569)."""
-    return f"+97150123{n:04d}"
-
-
-config = source_config  # the same two settings the destination needs, then its own `options`
-
-
-def catalog(*streams):
-    """streams: (name, destination_sync_mode) pairs, or (name, mode, destination_object_name)."""
-    configured = []
-    for name, mode, *target in streams:
-        stream = {
-            "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
-            "sync_mode": "full_refresh",
-            "destination_sync_mode": mode,
-        }
-        if target:
-            stream["destination_object_name"] = target[0]
-        configured.append(stream)
-    return {"streams": configured}
-
-
-def record(data, stream="contacts"):
-    return {"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": 1}}
-
-
-def state(value):
-    return {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"n": value}}}}
-
-
-def stdin(*messages):
-    """One line per message: a dict as its JSON, a str or bytes as given. Any bytes make the whole input bytes."""
-    lines = [m if isinstance(m, (str, bytes)) else json.dumps(m) for m in messages]
-    if any(isinstance(line, bytes) for line in lines):
-        return b"".join((line if isinstance(line, bytes) else line.encode()) + b"\n" for line in lines)
-    return "".join(line + "\n" for line in lines)
-
-
-def write(api, tmp_path, streams, *messages, **options):
-    return run_connector("destination-contacts", "write", tmp_path, config(api, **options), catalog(*streams), stdin=stdin(*messages))
-
-
-def start_write(api, tmp_path, streams, **options):
-    """write as a running process with text pipes, for a test that feeds it a message at a time."""
-    return subprocess.Popen(command("destination-contacts", "write", tmp_path, config(api, **options), catalog(*streams)),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
-
-
-def writes(api):
-    """Every request but the reads, as (method, path, body)."""
-    return [(r.method, r.path, r.body) for r in api.requests if r.method != "GET"]
-
-
-def reads(api):
-    return [(r.path, r.query) for r in api.requests if r.method == "GET"]
-
-
-SCAN = [("/v1/contacts", {"limit": "100", "page": "1"}), ("/v1/contacts", {"limit": "100", "page": "2"})]
-
-
-def account(api):
-    return [{k: v for k, v in contact.items() if k not in SERVER_FIELDS} for contact in api.snapshot()]
-
-
-def as_set(contacts):
-    """Contacts as a comparable set, whatever their ids and order: every field but the server's, tags as a set.
-    Fails if two of them have the same phone number."""
-    assert len({c["phoneNumber"] for c in contacts}) == len(contacts), "a contact was duplicated"
-    return sorted(json.dumps({**{k: v for k, v in c.items() if k not in ("id", *SERVER_FIELDS, "tags")}, "tags": sorted(c.get("tags") or [])},
-                             sort_keys=True, ensure_ascii=False) for c in contacts)
-
-
-def summary(run):
-    for line in reversed(run.logs):
-        if line.startswith("{") and '"created"' in line:
-            return json.loads(line)
-    raise AssertionError(f"no summary in {run.logs}")
-
-
-def counts(**given):
-    base = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "tags_added": 0, "tags_removed": 0, "rejected": 0, "dry_run": False}
-    return {**base, **given}
-
-
-def seed(api, *contacts):
-    return [c["id"] for c in api.add_contacts([{**c, "tags": c.get("tags", [])} for c in contacts])]
-
+from integration_tests.connector import (
+    A, B, C, SCAN, account, assert_no_leak, counts, reads, record, seed, start_write, state, stdin, summary, write, writes,
+)
 
 # --- create, upsert, unchanged ------------------------------------------------------------------------
 
@@ -172,6 +81,7 @@ def test_unchanged_record_and_second_identical_run_send_no_write(sandbox_factory
     api.reset_requests()
     second = write(api, tmp_path, [("contacts", "append_dedup")], *messages)
     assert second.returncode == 0, second.stderr
+    # The account's walk (a short first page, then the empty end) costs less than looking the records up.
     assert writes(api) == [] and reads(api) == SCAN
     assert api.snapshot() == before
     assert summary(second) == counts(unchanged=2)
@@ -239,7 +149,7 @@ def test_update_changes_matched_contacts_and_rejects_the_rest(sandbox_factory, t
     assert writes(api) == [("PUT", f"/v1/contacts/{zoe}", {"name": "Zoë", "phoneNumber": A, "stage": "Customer"})]
     assert account(api) == [{"id": zoe, "name": "Zoë", "phoneNumber": A, "stage": "Customer", "tags": []}]
     assert summary(run) == counts(updated=1, rejected=1)
-    assert "rejected contacts record 2 (input message 2): no contact has this id or phoneNumber, and update mode only changes existing contacts" in run.logs
+    assert "rejected contacts record 2 (input message 2): no contact has this phoneNumber, and update only changes existing contacts" in run.logs
 
 
 def test_soft_delete_deletes_matched_contacts(sandbox_factory, tmp_path):
@@ -288,7 +198,7 @@ def test_append_of_an_existing_phone_updates_it_after_the_409(sandbox_factory, t
         ("PUT", f"/v1/contacts/{zoe}", 200),
         ("POST", f"/v1/contacts/{zoe}/tags/add", 200),
     ]
-    assert api.requests[1].query == {"limit": "100", "page": "1", "searchText": A}
+    assert api.requests[1].query == {"limit": "100", "page": "1", "searchText": "501234567"}  # the national number
     assert account(api) == [{"id": zoe, "name": "Zoë", "phoneNumber": A, "tags": ["a", "b"], "stage": "Lead"}]
     assert summary(run) == counts(updated=1, tags_added=1)
 
@@ -327,11 +237,13 @@ def test_a_state_comes_out_only_after_the_records_before_it_are_written(sandbox_
     and before the records after it were even sent."""
     api = sandbox_factory()
     process = start_write(api, tmp_path, [("contacts", "append")])
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     try:
         for batch, phones in enumerate([[A, B], [C]]):
             process.stdin.write(stdin(*[record({"name": "n", "phoneNumber": p}) for p in phones], state(batch)))
             process.stdin.flush()
-            echoed = next_state(process)
+            echoed = next_state(lines)
             assert echoed["stream"]["stream_state"] == {"n": batch}
             assert sorted(body["phoneNumber"] for _, _, body in writes(api)) == [A, B, C][: 2 + batch]
         process.stdin.close()
@@ -340,13 +252,9 @@ def test_a_state_comes_out_only_after_the_records_before_it_are_written(sandbox_
         process.kill()
 
 
-def next_state(process, timeout=30):
+def next_state(lines, timeout=30):
     while True:
-        ready, _, _ = select.select([process.stdout], [], [], timeout)
-        assert ready, "no state echoed in time"
-        line = process.stdout.readline()
-        assert line, process.stderr.read()
-        message = json.loads(line)
+        message = json.loads(lines.get(timeout=timeout))
         if message["type"] == "STATE":
             return message["state"]
 
@@ -425,11 +333,23 @@ def test_every_record_rejected_for_one_config_reason_is_a_config_error(sandbox_f
 
 def test_unsupported_sync_mode_is_a_config_error_before_any_request(sandbox_factory, tmp_path):
     api = sandbox_factory()
-    run = write(api, tmp_path, [("contact_tags", "overwrite")], record({"contact_id": "c1", "tag": "a"}, "contact_tags"))
+    run = write(api, tmp_path, [("contact_tags", "update")], record({"contact_id": "c1", "tag": "a"}, "contact_tags"))
     assert run.returncode == 1
     [error] = run.errors
-    assert error["failure_type"] == "config_error" and "'overwrite' is not supported for contact_tags" in error["message"]
+    assert error["failure_type"] == "config_error"
+    assert error["message"] == "stream 'contact_tags': destination sync mode 'update' cannot write contact_tags; use one of append, append_dedup, overwrite, soft_delete."
     assert api.requests == []
+
+
+def test_contact_tags_in_overwrite_mode_add_tags_and_remove_none(sandbox_factory, tmp_path):
+    """A full refresh of tag rows ("Overwrite" in Airbyte) adds each row's tag; tags go only through soft_delete rows."""
+    api = sandbox_factory()
+    [zoe] = seed(api, {"name": "Zoë", "phoneNumber": A, "tags": ["old"]})
+    run = write(api, tmp_path, [("contact_tags", "overwrite")], record({"contact_id": zoe, "tag": "new"}, "contact_tags"))
+    assert run.returncode == 0, run.stderr
+    assert writes(api) == [("POST", f"/v1/contacts/{zoe}/tags/add", {"tags": ["new"]})]
+    assert account(api)[0]["tags"] == ["old", "new"]
+    assert "stream contact_tags: overwrite → add_tag contact_tags" in run.logs
 
 
 # --- dry run and auth -----------------------------------------------------------------------------------------

@@ -1,14 +1,14 @@
-"""Issue 5 §7: contact ids with `/`, `..`, `?`, `#`, `%`, spaces or unicode are percent-encoded into one path segment;
-the sandbox's log of raw request paths proves that no update, delete or tag request leaves `/v1/contacts/{id}` and its
-tag paths."""
+"""Contact ids with `/`, `?`, `#`, `%`, spaces or unicode are percent-encoded into one path segment; the ids `.` and `..`,
+which requests would send as dot segments whatever their encoding, are refused. The sandbox's log of raw request paths
+proves that no update, delete or tag request leaves `/v1/contacts/{id}` and its tag paths."""
 
 import re
 from urllib.parse import unquote
 
-from integration_tests.test_destination_write import counts, phone, record, summary, write
+from integration_tests.connector import counts, phone, record, seed, summary, write
 
 HOSTILE_IDS = [
-    "..", ".", "...", "../x", "a/b", "a/../../b", "/leading", "q?x=1", "h#frag", "100%", "p%2F", "%2E%2E",
+    "...", "../x", "a/b", "a/../../b", "/leading", "q?x=1", "h#frag", "100%", "p%2F", "%2E%2E",
     "sp ace", "tab\tid", "日本", "Zoë ✨", "a;b=c", "a+b&c",
 ]
 # One segment: unreserved characters and %XX escapes only, and never a dot segment.
@@ -59,13 +59,24 @@ def test_hostile_ids_stay_in_one_encoded_segment_for_updates_tags_and_deletes(sa
         assert final[cid]["name"] == f"renamed {n}" and sorted(final[cid]["tags"]) == ["row"]
 
 
-def test_dot_segments_are_sent_encoded_not_resolved(sandbox_factory, tmp_path):
-    """requests re-decodes %2E when it prepares a URL; the connector puts the encoding back (contacts_api/http.py)."""
+def test_dot_segment_ids_are_rejected_and_never_sent(sandbox_factory, tmp_path):
+    """requests re-decodes %2E when it prepares a URL, so `/v1/contacts/%2E%2E` would go out as `/v1/contacts/..`, which
+    servers and proxies resolve to `/v1/`. No contact id is a dot segment: such records are rejected, saying why, and
+    a listed contact with such an id is never deleted by a mirror sync."""
     api = sandbox_factory()
     api.add_contacts([{"id": "..", "name": "Dots", "phoneNumber": phone(1), "tags": []}, {"id": ".", "name": "Dot", "phoneNumber": phone(2), "tags": []}])
-    run = write(api, tmp_path, [("contacts", "append_dedup")], record({"id": "..", "name": "Dots 2", "phoneNumber": phone(1), "tags": ["x"]}),
-                record({"id": ".", "name": "Dot 2", "phoneNumber": phone(2)}), max_workers=1)
+    run = write(api, tmp_path, [("contacts", "append_dedup"), ("rows", "append", "contact_tags")],
+                record({"id": "..", "name": "Dots 2", "phoneNumber": phone(1), "tags": ["x"]}), record({"contact_id": ".", "tag": "x"}, "rows"),
+                max_rejected_records=2)
     assert run.returncode == 0, run.stderr
-    assert [(r.method, r.path) for r in api.requests if r.method != "GET"] == [
-        ("PUT", "/v1/contacts/%2E%2E"), ("POST", "/v1/contacts/%2E%2E/tags/add"), ("PUT", "/v1/contacts/%2E"),
-    ]
+    assert summary(run) == counts(rejected=2)
+    assert [line.split(": ", 1)[1] for line in run.logs if line.startswith("rejected ")] == [
+        "id '..' cannot be a contact id: it would name another path of the API", "contact_id '.' cannot be a contact id: it would name another path of the API"]
+    assert [r for r in api.requests if r.method != "GET"] == []
+    [zoe] = seed(api, {"name": "Zoë", "phoneNumber": phone(3)})
+    complete = {"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": 1, "stream_status": {"stream_descriptor": {"name": "contacts"}, "status": "COMPLETE"}}}
+    run = write(api, tmp_path, [("contacts", "overwrite")], record({"id": zoe, "name": "Zoë", "phoneNumber": phone(3)}), complete, delete_absent_contacts=True)
+    assert run.returncode == 0, run.stderr
+    assert [r for r in api.requests if r.method != "GET"] == []
+    assert "could not delete contact '..', absent from the sync: '..' cannot be a contact id" in run.logs
+    assert sorted(c["id"] for c in api.snapshot()) == sorted(["..", ".", zoe])

@@ -3,7 +3,7 @@ before it answered) and a rate limit it must wait out: the account ends equal to
 and no request sent before a Retry-After expired."""
 
 from integration_tests.connector import assert_no_leak
-from integration_tests.test_destination_write import as_set, phone, record, state, write
+from integration_tests.connector import as_set, phone, record, state, write
 
 EXISTING = 30  # contacts in the account before the sync; the input updates all of them
 NEW = 60  # contacts the input creates

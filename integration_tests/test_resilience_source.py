@@ -1,6 +1,6 @@
 """Issue 5 §1: the source under 5 % 5xx, 1 % dropped connections and 100 requests/minute loses and repeats nothing."""
 
-from integration_tests.connector import assert_no_leak, catalog, run_connector, source_config
+from integration_tests.connector import assert_no_leak, source_catalog as catalog, run_connector, source_config
 
 
 def test_source_under_faults_and_the_rate_limit_emits_every_contact_exactly_once(sandbox_factory, tmp_path):

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from integration_tests.connector import assert_no_leak, run_connector, source_config
-from integration_tests.connector import catalog as source_catalog
+from integration_tests.connector import source_catalog
 from integration_tests.sandbox import ApiError, SandboxAPI
-from integration_tests.test_destination_write import config, phone, record, write
+from integration_tests.connector import config, phone, record, write
 
 KEY = "sk-live-9d2f7c41e8a5b3"
 

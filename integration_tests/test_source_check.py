@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from integration_tests.connector import API_KEY, assert_no_leak, catalog, run_connector, source_config
+from integration_tests.connector import API_KEY, assert_no_leak, source_catalog as catalog, run_connector, source_config
 
 
 def status(run):
@@ -39,7 +39,7 @@ def test_check_names_an_unreachable_host(tmp_path):
         port = probe.getsockname()[1]
     run = run_connector("source-contacts", "check", tmp_path, {"api_key": API_KEY, "base_url": f"http://127.0.0.1:{port}"})
     assert status(run)["status"] == "FAILED"
-    assert f"http://127.0.0.1:{port} is unreachable or is not the Contacts API" in status(run)["message"]
+    assert status(run)["message"] == f"http://127.0.0.1:{port} refused the connection (nothing listens there, or a firewall said no)."
 
 
 def test_check_names_a_host_that_is_not_the_api(web_page_host, tmp_path):
@@ -50,9 +50,9 @@ def test_check_names_a_host_that_is_not_the_api(web_page_host, tmp_path):
 
 def test_check_refuses_plain_http_to_a_remote_host_before_any_request(tmp_path):
     run = run_connector("source-contacts", "check", tmp_path, {"api_key": API_KEY, "base_url": "http://api.whautomate.com"})
-    assert status(run)["status"] == "FAILED"
-    assert "plain http to a remote host" in status(run)["message"]
-    assert run.errors[0]["failure_type"] == "config_error"
+    assert status(run) == {"status": "FAILED", "message": "base_url 'http://api.whautomate.com' uses plain http to a remote host; the API key "
+                                                         "would travel unencrypted. Use https://api.whautomate.com."}
+    assert run.returncode == 0 and run.errors == []
 
 
 def test_other_4xx_fail_at_once_with_the_status_and_the_servers_message(filter_rejecting_host, tmp_path):

@@ -2,7 +2,7 @@
 
 import requests
 
-from integration_tests.connector import API_KEY, as_emitted, catalog, run_connector, source_config
+from integration_tests.connector import API_KEY, as_emitted, source_catalog as catalog, run_connector, source_config
 
 
 def stream_states(run, stream):

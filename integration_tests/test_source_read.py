@@ -1,6 +1,6 @@
 """source-contacts read, run as a CLI against the sandbox: paging, one pass, faults, rate limit, incremental."""
 
-from integration_tests.connector import as_emitted, assert_no_leak, catalog, run_connector, source_config
+from integration_tests.connector import as_emitted, assert_no_leak, source_catalog as catalog, run_connector, source_config
 
 
 def list_requests(api):
@@ -108,7 +108,7 @@ def test_key_never_printed_even_when_error_bodies_echo_headers(sandbox_factory, 
 
 
 def test_budget_keeps_under_requests_per_minute_without_a_single_429(sandbox_factory, tmp_path):
-    """Takes a minute: 26 requests at 20 per minute."""
+    """26 requests at 20 per minute, in the test's virtual time."""
     api = sandbox_factory(contacts=250, requests_per_minute=20, window_seconds=60)
     run = run_connector("source-contacts", "read", tmp_path, source_config(api, page_size=10, requests_per_minute=20), catalog("contacts"))
     assert run.returncode == 0, run.stderr
@@ -116,4 +116,4 @@ def test_budget_keeps_under_requests_per_minute_without_a_single_429(sandbox_fac
     assert api.throttled == 0 and len(api.requests) == 26
     times = [r.received_at for r in api.requests]
     assert max(sum(1 for t in times if start <= t < start + 60) for start in times) == 20
-    assert any(line.startswith("waiting ") and line.endswith(" s for the rate limit") for line in run.logs)
+    assert any(line.startswith("waiting ") and line.endswith(" s for the rate limit (20 requests per 61 s)") for line in run.logs)

@@ -1,48 +1,139 @@
-"""The account index (SQLite, off the heap): matching, shared phones, and walking it while deleting."""
+"""The match step (account.py): what is known, off the heap; and the requests it spends, rent or buy."""
 
 import logging
 
 from destination_contacts.account import Account
+from unit_tests.fakes import ListingApi
 
 
 def contact(n, phone=None, **fields):
     return {"id": f"c{n}", "name": f"Contact {n}", "phoneNumber": phone or f"+9715{n:08d}", "tags": [], **fields}
 
 
+def account_of(pages, region=None, **options):
+    api = ListingApi(pages, **options)
+    return Account(api, region), api
+
+
+def big_account(pages=200):
+    """20,000 contacts on pages of 100: the walk costs 201 requests."""
+    return [[contact(page * 100 + n) for n in range(100)] for page in range(pages)]
+
+
 def test_a_shared_phone_belongs_to_the_earliest_contact_even_after_it_changes(caplog):
-    pages = [[contact(1, "+971501234567"), contact(2, "0501234567"), contact(3)], [contact(2), contact(4, "+971 50 123 4567")]]
-    account = Account(lambda: iter(pages), "AE")
+    account, _ = account_of([[contact(1, "+971501234567"), contact(2, "0501234567"), contact(3)], [contact(4, "+971 50 123 4567")]], "AE")
     with caplog.at_level(logging.WARNING, logger="airbyte"):
-        account.load()
+        account.walk_to_end()
     assert "2 contacts share a phone number with an earlier contact" in caplog.text
     assert account.find(None, "+971501234567")["id"] == "c1"
-    assert account.find("c2", None)["phoneNumber"] == "0501234567"  # the first occurrence of an id wins
-    account.remember(contact(1, "+971501234567", stage="Lead"))  # an update keeps c1 first in scan order
+    account.remember(contact(1, "+971501234567", stage="Lead"))  # an update keeps c1 first in the order known
     assert account.find(None, "+971501234567")["id"] == "c1"
     account.forget("c1")
     assert account.find(None, "+971501234567")["id"] == "c2"  # the next owner, not nobody
 
 
 def test_remember_returns_a_copy_the_caller_may_change_set_tags_changes_only_tags_and_only_compared_fields_are_kept():
-    account = Account(lambda: iter([]), None)
+    account, _ = account_of([])
     kept = account.remember(contact(1, createdAt="2026-01-01T00:00:00Z", customFields={"n": 10**30}))
-    assert kept == account.find("c1", None, load=False)  # what was stored ...
+    assert kept == account.find("c1", None)  # what was stored ...
     kept["name"] = "changed by a caller"  # ... but not the stored contact itself
     account.set_tags("c1", ["a", "b"])
-    assert account.find("c1", None, load=False) == {"id": "c1", "name": "Contact 1", "phoneNumber": "+971500000001", "tags": ["a", "b"],
+    assert account.find("c1", None) == {"id": "c1", "name": "Contact 1", "phoneNumber": "+971500000001", "tags": ["a", "b"],
                                         "customFields": {"n": 10**30}, "_e164": "+971500000001"}
 
 
-def test_unseen_ids_walk_in_scan_order_while_they_are_deleted():
-    pages = [[contact(n) for n in range(start, start + 500)] for start in range(0, 2500, 500)]
-    account = Account(lambda: iter(pages), None)
-    account.load()
+def test_unseen_ids_walk_in_order_while_they_are_deleted():
+    account, _ = account_of([[contact(n) for n in range(start, start + 500)] for start in range(0, 2500, 500)])
+    account.walk_to_end()
     for n in range(0, 2500, 3):
         account.mark_seen(f"c{n}")
     assert account.count_unseen() == 2500 - 834
     walked = []
     for contact_id in account.unseen_ids():
         walked.append(contact_id)
-        account.forget(contact_id)  # as overwrite's deletes do, in the lanes, while the walk goes on
+        account.forget(contact_id)  # as a mirror sync's deletes do, in the lanes, while the walk goes on
     assert walked == [f"c{n}" for n in range(2500) if n % 3]
     assert account.count_unseen() == 0 and account.find("c0", None) is not None
+
+
+# --- rent or buy ---------------------------------------------------------------------------------------------
+
+
+def test_a_few_records_into_a_big_account_cost_a_look_up_and_a_page_each():
+    account, api = account_of(big_account())
+    wanted = ["c50", "c9000", "c150", "missing", "c19999"]
+    found = [account.match(contact_id, None) for contact_id in wanted]
+    assert [c and c["id"] for c in found] == ["c50", "c9000", "c150", None, "c19999"]
+    # c50 is on page 1, read for it; c150 on page 2, read for c9000: no look-up for either. The others: a GET each,
+    # and one more page each.
+    assert api.calls == [("list", {"limit": 100, "page": 1}),
+                         ("list", {"limit": 100, "page": 2}), ("get", "c9000"),
+                         ("list", {"limit": 100, "page": 3}), ("get", "missing"),
+                         ("list", {"limit": 100, "page": 4}), ("get", "c19999")]
+    assert (account.lookups, account.pages) == (3, 4)
+
+
+def test_known_keys_and_remembered_misses_cost_nothing():
+    account, api = account_of(big_account())
+    account.match("c9000", None)
+    account.match("missing", None)
+    calls = len(api.calls)
+    assert account.match("c9000", None)["id"] == "c9000" and account.match("missing", None) is None
+    assert len(api.calls) == calls
+    account.remember(contact(20001))  # created by this sync
+    assert account.match("c20001", None)["id"] == "c20001" and len(api.calls) == calls
+
+
+def test_once_the_walk_has_ended_every_record_is_matched_from_it():
+    """Many records into a small account: the walk ends after about as many pages as look-ups, then costs nothing."""
+    account, api = account_of(big_account(pages=3))  # 300 contacts: 4 requests to walk
+    found = [account.match(contact_id, None) for contact_id in ["c299", "c5", "c150", "c7", "nope1", "nope2"]]
+    assert [c and c["id"] for c in found] == ["c299", "c5", "c150", "c7", None, None]
+    assert account.complete and (account.pages, account.lookups) == (4, 2)  # GET c299 and GET nope1
+    calls = len(api.calls)
+    assert all(account.match(f"c{n}", None) for n in range(300)) and account.match("nope3", None) is None
+    assert len(api.calls) == calls == 6
+
+
+def test_a_phone_is_searched_by_its_national_number_and_confirmed_by_e164(caplog):
+    pages = big_account()
+    pages[150][7] = contact(15007, "+971 50 999 1234")  # stored with spaces: no digit run matches it
+    pages[160][3] = contact(16003, "+971509991235")
+    pages[170][1] = {**contact(17001), "name": "Ask for 509991236"}  # the digits in a name, not a phone
+    account, api = account_of(pages)
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        assert account.match(None, "+971509991235")["id"] == "c16003"
+        assert account.match(None, "+971509991236") is None
+    searches = [call for call in api.calls if call[0] == "search"]
+    # One search checks that phones are searchable at all (the first contact's number), then one per phone.
+    assert searches == [("search", "500000000"), ("search", "509991235"), ("search", "509991236")]
+    assert "does not find contacts by phone" not in caplog.text
+
+
+def test_a_server_whose_search_ignores_phone_numbers_gets_the_walk_and_a_log_line(caplog):
+    account, api = account_of(big_account(pages=5), phone_search=False)
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        assert account.match(None, "+971500000321")["id"] == "c321"
+        assert account.match(None, "+971500000499")["id"] == "c499"
+    assert account.complete and account.pages == 6
+    assert [call for call in api.calls if call[0] == "search"] == [("search", "500000000")]  # the check, once
+    assert caplog.text.count("searchText does not find contacts by phone number here") == 1
+
+
+def test_a_mirror_sync_reads_the_whole_account_first():
+    api = ListingApi(big_account(pages=3))
+    account = Account(api, None, walk_first=True)
+    assert account.match("c5", None)["id"] == "c5"
+    assert account.complete and [call[0] for call in api.calls] == ["list"] * 4
+
+
+def test_what_this_sync_wrote_wins_over_pages_read_after():
+    stale = [[contact(1, name="Old")], [contact(2, name="Gone")], []]
+    account, _ = account_of(stale)
+    account.match("c1", None)  # page 1
+    account.remember(contact(1, "+971501234569", name="New"))  # a PUT answered meanwhile
+    account.forget("c2")  # a DELETE answered meanwhile
+    account.walk_to_end()  # pages 2 and 3, read after
+    assert account.find("c1", None)["name"] == "New" and account.find(None, "+971501234569")["id"] == "c1"
+    assert account.find(None, "+971500000001") is None
+    assert account.find("c2", None) is None and list(account.unseen_ids()) == ["c1"]

@@ -6,7 +6,6 @@ from destination_contacts.records import contact_record, tag_record
 def test_folded_column_names_name_the_contact_fields():
     record = contact_record(
         {"ID": "c1", "name": "Zoë", "phonenumber": "+971501234567", "CUSTOM_FIELDS": {"score": 3}, "Tags": ["VIP"], "_airbyte_raw_id": "x"},
-        "append_dedup",
         None,
     )
     assert (record.id, record.phone, record.fields, record.tags, record.ignored) == (

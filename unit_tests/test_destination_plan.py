@@ -1,10 +1,11 @@
-"""The pure parts of destination-contacts: phone normalisation, record validation, and the diff into API calls."""
+"""The pure parts of destination-contacts: phone normalisation, record validation, what each mode needs, and the diff
+into API calls."""
 
 import pytest
 
 from destination_contacts.plan import E164, Change, contact_change, delete_change, tags_change
-from destination_contacts.phones import NEEDS_REGION, to_e164
-from destination_contacts.records import contact_record, tag_record
+from destination_contacts.modes import CONTACTS, OPERATIONS, Route
+from destination_contacts.records import NEEDS_REGION, contact_record, tag_record, to_e164
 from destination_contacts.report import Rejected
 
 E = "+971501234567"
@@ -37,7 +38,7 @@ def test_unreadable_numbers_are_rejected_without_quoting_them(raw, region, reaso
 
 def test_contact_record_keeps_writable_fields_and_names_the_rest():
     record = contact_record({"id": "c1", "name": "Zoë", "phoneNumber": "050 123 4567", "notes": None, "stage": "Lead",
-                             "tags": ["a", "b", "a"], "createdAt": "x", "channel": "Whatsapp"}, "append_dedup", "AE")
+                             "tags": ["a", "b", "a"], "createdAt": "x", "channel": "Whatsapp"}, "AE")
     assert record.id == "c1" and record.phone == E
     assert record.fields == {"name": "Zoë", "phoneNumber": E, "stage": "Lead"}  # null notes: not given
     assert record.tags == ("a", "b")
@@ -47,7 +48,9 @@ def test_contact_record_keeps_writable_fields_and_names_the_rest():
 @pytest.mark.parametrize("data, mode, reason", [
     ({"phoneNumber": E}, "append", "name missing: append may create the contact, and the API requires both"),
     ({"name": " ", "phoneNumber": E}, "append", "name is empty"),
-    ({"name": "x"}, "update", "neither id nor phoneNumber given: update needs one to find the contact"),
+    ({"name": "x"}, "update", "id or phoneNumber missing: it says which contact this record is"),
+    ({"id": "."}, "soft_delete", "id '.' cannot be a contact id: it would name another path of the API"),
+    ({"name": "x", "phoneNumber": E + " ext. 7"}, "append", "phoneNumber has an extension (ext., x, ;ext=): the API stores numbers in E.164, which cannot hold one"),
     ({"id": 3}, "soft_delete", "id must be a non-empty string, not a number"),
     ({"name": "x", "phoneNumber": E, "tags": "a"}, "append", "tags must be an array of non-empty strings"),
     ({"name": "x", "phoneNumber": E, "location": {"title": "Dubai"}}, "append", "location must be an object with a string id"),
@@ -57,13 +60,23 @@ def test_contact_record_keeps_writable_fields_and_names_the_rest():
 ])
 def test_bad_contact_records(data, mode, reason):
     with pytest.raises(Rejected) as caught:
-        contact_record(data, mode, None)
+        checked(data, mode)
     assert caught.value.reason == reason
 
 
+def checked(data, mode, match_by=("id", "phone")):
+    """A contacts record as the write loop checks it: its fields, then what its mode (modes.py) needs."""
+    record = contact_record(data, None)
+    Route((None, "contacts"), CONTACTS, mode, OPERATIONS[(CONTACTS, mode)], match_by).check(record)
+    return record
+
+
 def test_update_and_delete_need_only_a_key():
-    assert contact_record({"phoneNumber": E, "stage": "Lead"}, "update", None).fields == {"phoneNumber": E, "stage": "Lead"}
-    assert contact_record({"id": "c1"}, "soft_delete", None).id == "c1"
+    assert checked({"phoneNumber": E, "stage": "Lead"}, "update").fields == {"phoneNumber": E, "stage": "Lead"}
+    assert checked({"id": "c1"}, "soft_delete").id == "c1"
+    assert checked({"id": "c1", "stage": "Lead"}, "update", match_by=("id",)).id == "c1"
+    with pytest.raises(Rejected, match="^id missing: it says which contact this record is$"):
+        checked({"phoneNumber": E, "stage": "Lead"}, "update", match_by=("id",))  # a data-activation stream that matches by id
 
 
 def test_tag_rows():
@@ -80,7 +93,7 @@ CURRENT = {"id": "c1", "name": "Zoë", "phoneNumber": "+971 50 123 4567", E164: 
 
 def wanted(**fields):
     tags = fields.pop("tags", None)
-    return contact_record({"name": "Zoë", "phoneNumber": E, **fields, **({"tags": tags} if tags is not None else {})}, "append_dedup", None)
+    return contact_record({"name": "Zoë", "phoneNumber": E, **fields, **({"tags": tags} if tags is not None else {})}, None)
 
 
 def test_a_record_equal_to_the_contact_is_no_change():
@@ -96,7 +109,7 @@ def test_field_changes_are_one_put_with_name_and_phone_as_stored():
 
 
 def test_a_new_phone_or_name_is_sent():
-    change = contact_change(CURRENT, contact_record({"name": "Zoë M", "phoneNumber": "+971501234568"}, "append_dedup", None), "add")
+    change = contact_change(CURRENT, contact_record({"name": "Zoë M", "phoneNumber": "+971501234568"}, None), "add")
     assert change.body == {"name": "Zoë M", "phoneNumber": "+971501234568"}
 
 

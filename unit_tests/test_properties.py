@@ -4,7 +4,7 @@ import phonenumbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from destination_contacts.phones import to_e164
+from destination_contacts.records import to_e164
 from destination_contacts.report import Rejected
 
 
@@ -69,10 +69,12 @@ def test_any_text_is_either_normalised_or_rejected_with_a_reason(text):
 # --- read by the source, written by the destination: no change ---------------------------------------------------
 
 from destination_contacts.account import Account  # noqa: E402
+from destination_contacts.modes import CONTACTS, OPERATIONS, Route  # noqa: E402
 from destination_contacts.plan import contact_change, tags_change  # noqa: E402
 from destination_contacts.records import contact_record, tag_record  # noqa: E402
-from integration_tests.connector import as_emitted  # noqa: E402  (how the CDK writes a record: no top-level nulls)
+from integration_tests.connector import as_emitted  # noqa: E402(how the CDK writes a record: no top-level nulls)
 from source_contacts.streams import Contacts, ContactTags  # noqa: E402
+from unit_tests.fakes import ListingApi  # noqa: E402
 
 SERVER_ONLY = {"createdAt": "2025-01-01T00:00:00.000Z", "updatedAt": "2025-02-01T00:00:00.000Z", "channel": "Whatsapp", "lastActivity": None}
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8), lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
@@ -104,8 +106,9 @@ def account_contacts(draw):
 @given(account_contacts(), st.sampled_from(["add", "sync"]), st.sampled_from(["append_dedup", "update", "overwrite"]))
 def test_a_contact_read_by_the_source_and_written_back_changes_nothing(contact, tag_mode, mode):
     [read] = [as_emitted(r) for r in Contacts.records(None, contact)]
-    wanted = contact_record(read, mode, None)  # what the source reads is never rejected when written back
-    account = Account(lambda: iter([]), None)
+    wanted = contact_record(read, None)  # what the source reads is never rejected when written back
+    Route((None, "contacts"), CONTACTS, mode, OPERATIONS[(CONTACTS, mode)]).check(wanted)
+    account = Account(ListingApi([]), None)
     current = account.remember(contact)
     change = contact_change(current, wanted, tag_mode)
     assert change.empty, change
