@@ -111,6 +111,10 @@ def routes(catalog: ConfiguredAirbyteCatalog, delete_absent: bool) -> Dict[Strea
         if operation is None:
             raise config_error(f"stream '{configured.stream.name}': destination sync mode '{mode}' cannot write {target}; use one of {', '.join(MODES[target])}.")
         replaces = _replaces(configured)
+        if replaces and target == CONTACTS:
+            # A sync that replaces the data upserts, whatever mode it arrives as: a destination with refreshes support
+            # receives a full refresh's overwrite as append with a truncating generation, which is no insert.
+            mode, operation = "overwrite", OPERATIONS[(CONTACTS, "overwrite")]
         found[key] = Route(key, target, mode, operation, _match_by(configured, target), replaces, mirror=target == CONTACTS and replaces and delete_absent)
     return found
 

@@ -24,6 +24,7 @@ import pendulum
 from airbyte_cdk.logger import PRINT_BUFFER
 
 from contacts_api.clock import Clock
+from integration_tests.airbyte_protocol import problems
 from destination_contacts import run as destination_run
 from source_contacts import run as source_run
 
@@ -73,9 +74,12 @@ class Run:
 
     @classmethod
     def from_output(cls, returncode: int, stdout: Union[str, bytes], stderr: Union[str, bytes]) -> "Run":
-        """A finished connector: its exit code, and the messages among its stdout lines (bytes are UTF-8)."""
+        """A finished connector: its exit code, and the messages among its stdout lines (bytes are UTF-8), each one
+        valid by the protocol's own schema."""
         stdout, stderr = (out.decode() if isinstance(out, bytes) else out for out in (stdout, stderr))
         messages = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+        invalid = [(message, found) for message in messages for found in [problems(message)] if found]
+        assert not invalid, f"messages that break the Airbyte protocol's schema: {invalid[:3]}"
         return cls(returncode, messages, stdout, stderr)
 
     def of_type(self, kind: str) -> List[Dict[str, Any]]:

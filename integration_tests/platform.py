@@ -1,0 +1,208 @@
+"""The Airbyte platform between the two real console scripts, as its code does it (airbyte-platform v1.7.0 to v2.0.0;
+the citations are in docs/running-in-airbyte.md). What it does, step by step, is what a deployment does:
+
+- configs as saved (with a field the spec does not know: saved configs outlive connector versions);
+- the source's configured catalog from its `discover`; the destination's catalog rewritten: stream names with the
+  connection's prefix, `json_schema` regenerated from the selected fields (DestinationCatalogGenerator), and, by the
+  destination's metadata flags, `overwrite` → `append` plus generation ids (supportsRefreshes), or
+  `overwrite_dedup` → `overwrite` without them (DefaultProtocolSerializer); `destination_object_name` and the chosen
+  matching key only for data-activation streams;
+- only RECORD and STATE pass from source to destination (MessageProcessor), records and STREAM states renamed with the
+  prefix, GLOBAL states untouched (NamespacingMapper); each STATE gets an integer `id`
+  (StateWithId.attachIdToStateMessageFromSource) and `sourceStats` (StateEnricher, v2.0.0);
+- STREAM_STATUS COMPLETE for every configured stream after a source that exited 0, only for a destination with
+  supportsRefreshes (StreamStatusCompletionTracker);
+- every STATE the destination prints must carry its integer `id` ("State message does not contain id" fails the sync),
+  its counts must equal what was forwarded since the previous state of its stream (StateCheckSumCountEventHandler),
+  and the state persisted for the next sync is the destination's, names reverted, descriptors and stream_state only
+  (StateConverter.toClient).
+"""
+
+import itertools
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import yaml
+
+from integration_tests.airbyte_protocol import problems
+from integration_tests.connector import Run, run_connector, stdin
+
+ROOT = Path(__file__).resolve().parent.parent
+UNKNOWN_FIELD = {"_saved_by_an_older_version": True, "legacy_option": "kept in the saved config"}
+
+
+def metadata_flags(connector: str) -> Dict[str, bool]:
+    path = ROOT / ("metadata.yaml" if connector == "source-contacts" else "destination_contacts/metadata.yaml")
+    data = yaml.safe_load(path.read_text())["data"]
+    return {name: bool(data.get(name, False)) for name in ("supportsRefreshes", "supportsDataActivation")}
+
+
+@dataclass(frozen=True)
+class StreamChoice:
+    """One stream as the user set it up in the connection."""
+
+    name: str
+    sync_mode: str = "full_refresh"
+    destination_sync_mode: str = "append_dedup"  # as chosen in the UI, before the platform rewrites it
+    destination_object_name: Optional[str] = None  # data activation only
+    matching_key: Optional[List[List[str]]] = None  # data activation only
+    fields: Optional[Tuple[str, ...]] = None  # the top-level fields selected (or mapped); None: all
+
+
+@dataclass
+class Sync:
+    source: Run
+    destination: Run
+    forwarded: List[Dict[str, Any]]  # what went to the destination's stdin
+    persisted_state: List[Dict[str, Any]]  # what the next sync's source gets
+    destination_catalog: Dict[str, Any]
+    state_ids_sent: List[int] = field(default_factory=list)
+    state_ids_echoed: List[int] = field(default_factory=list)
+    count_mismatches: List[str] = field(default_factory=list)
+
+
+class Platform:
+    def __init__(self, tmp_path: Path, prefix: str = "", refreshes: Optional[bool] = None, generation: int = 1, job_id: int = 42):
+        """`refreshes`: whether the platform treats the destination as supporting refreshes; by default what its
+        metadata declares (a custom connector added by image gets False whatever it declares)."""
+        self.tmp_path = tmp_path
+        self.prefix = prefix
+        self.refreshes = metadata_flags("destination-contacts")["supportsRefreshes"] if refreshes is None else refreshes
+        self.generation = generation
+        self.job_id = job_id
+        self._ids = itertools.count(1)
+
+    def sync(self, source_config: dict, destination_config: dict, streams: List[StreamChoice], state: Optional[List[dict]] = None,
+             truncate: bool = False) -> Sync:
+        """One sync job. `truncate`: a refresh that replaces the data (or a full refresh with overwrite)."""
+        source_config, destination_config = {**source_config, **UNKNOWN_FIELD}, {**destination_config, **UNKNOWN_FIELD}
+        discovered = {stream["name"]: stream for stream in self._discover(source_config)}
+        source_catalog = {"streams": [self._source_stream(discovered[choice.name], choice) for choice in streams]}
+        destination_catalog = {"streams": [self._destination_stream(discovered[choice.name], choice, truncate) for choice in streams]}
+        for catalog, definition in ((source_catalog, "ConfiguredAirbyteCatalog"), (destination_catalog, "ConfiguredAirbyteCatalog")):
+            assert problems(catalog, definition) == [], problems(catalog, definition)
+        source = run_connector("source-contacts", "read", self._folder("source"), source_config, source_catalog, state)
+        forwarded, counts_by_id = self._forward(source, {choice.name: choice.fields for choice in streams})
+        if self.refreshes and source.returncode == 0:
+            forwarded += [self._complete(self.prefix + choice.name) for choice in streams]
+        destination = run_connector("destination-contacts", "write", self._folder("destination"), destination_config, destination_catalog,
+                                    stdin=stdin(*forwarded))
+        sync = Sync(source, destination, forwarded, [], destination_catalog,
+                    state_ids_sent=[message["state"]["id"] for message in forwarded if message["type"] == "STATE"])
+        self._receive(destination, counts_by_id, sync, state)
+        return sync
+
+    # --- what the platform does ---------------------------------------------------------------------------------
+
+    def _discover(self, config: dict) -> List[dict]:
+        run = run_connector("source-contacts", "discover", self._folder("discover"), config)
+        assert run.returncode == 0, run.stdout
+        [catalog] = run.of_type("CATALOG")
+        return catalog["catalog"]["streams"]
+
+    @staticmethod
+    def _source_stream(stream: dict, choice: StreamChoice) -> dict:
+        configured = {"stream": stream, "sync_mode": choice.sync_mode,
+                      # Data-activation modes never reach a source (v1.8.0+): it gets append.
+                      "destination_sync_mode": "append" if choice.destination_sync_mode in ("update", "soft_delete") else choice.destination_sync_mode}
+        if choice.sync_mode == "incremental":
+            configured["cursor_field"] = stream.get("default_cursor_field", [])
+        if stream.get("source_defined_primary_key"):
+            configured["primary_key"] = stream["source_defined_primary_key"]
+        return configured
+
+    def _destination_stream(self, stream: dict, choice: StreamChoice, truncate: bool) -> dict:
+        properties = (stream.get("json_schema") or {}).get("properties") or {}
+        if choice.fields is not None:
+            properties = {name: value for name, value in properties.items() if name in choice.fields}
+        schema = {"type": "object", "$schema": "http://json-schema.org/schema#", "properties": properties, "additionalProperties": True}
+        mode = choice.destination_sync_mode
+        if self.refreshes:
+            mode = {"overwrite": "append", "overwrite_dedup": "append_dedup"}.get(mode, mode)
+        elif mode == "overwrite_dedup":
+            mode = "overwrite"
+        configured = {
+            "stream": {**stream, "name": self.prefix + stream["name"], "json_schema": schema},
+            "sync_mode": choice.sync_mode,
+            "destination_sync_mode": mode,
+        }
+        if stream.get("source_defined_primary_key"):
+            configured["primary_key"] = stream["source_defined_primary_key"]
+        if choice.destination_object_name:
+            configured["destination_object_name"] = choice.destination_object_name
+            configured["primary_key"] = choice.matching_key
+        if self.refreshes:
+            truncating = truncate or choice.destination_sync_mode in ("overwrite", "overwrite_dedup")
+            configured.update(generation_id=self.generation, minimum_generation_id=self.generation if truncating else 0, sync_id=self.job_id)
+        return configured
+
+    def _forward(self, source: Run, fields: Dict[str, Optional[Tuple[str, ...]]]) -> Tuple[List[dict], Dict[int, float]]:
+        """RECORD and STATE only, renamed (records cut to the selected fields), each STATE with an id and
+        sourceStats; and what each id must be counted as."""
+        forwarded, since = [], Counter()
+        counts_by_id = {}
+        for message in source.messages:
+            if message["type"] == "RECORD":
+                record = {**message["record"], "stream": self.prefix + message["record"]["stream"]}
+                selected = fields[message["record"]["stream"]]
+                if selected is not None:
+                    record["data"] = {name: value for name, value in record["data"].items() if name in selected}
+                since[record["stream"]] += 1
+                forwarded.append({**message, "record": record})
+            elif message["type"] == "STATE":
+                state = json.loads(json.dumps(message["state"]))
+                assert "id" not in state, "a source must not set the platform's state id"
+                if state.get("type") == "STREAM":
+                    descriptor = state["stream"]["stream_descriptor"]
+                    descriptor["name"] = self.prefix + descriptor["name"]
+                    count = since.pop(descriptor["name"], 0)
+                else:
+                    count = sum(since.values())
+                    since.clear()
+                state_id = next(self._ids)
+                state["sourceStats"] = {"recordCount": float(count)}
+                state["id"] = state_id
+                counts_by_id[state_id] = float(count)
+                forwarded.append({"type": "STATE", "state": state})
+        return forwarded, counts_by_id
+
+    @staticmethod
+    def _complete(stream: str) -> dict:
+        return {"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": 1718000000000.0,
+                                           "stream_status": {"stream_descriptor": {"name": stream}, "status": "COMPLETE"}}}
+
+    def _receive(self, destination: Run, counts_by_id: Dict[int, float], sync: Sync, previous: Optional[List[dict]]) -> None:
+        persisted = {_key(state): state for state in previous or []}
+        for message in destination.of_type("STATE"):
+            state = message["state"]
+            state_id = state.get("id")
+            assert isinstance(state_id, int) and not isinstance(state_id, bool), f"State message does not contain id: {state}"
+            sync.state_ids_echoed.append(state_id)
+            stats = state.get("destinationStats") or {}
+            counted = stats.get("recordCount", 0.0) + stats.get("rejectedRecordCount", 0.0)
+            if counted != counts_by_id[state_id]:
+                sync.count_mismatches.append(f"state {state_id}: destination counted {counted}, platform forwarded {counts_by_id[state_id]}")
+            kept = {"type": state["type"]}
+            if state["type"] == "STREAM":
+                descriptor = dict(state["stream"]["stream_descriptor"])
+                descriptor["name"] = descriptor["name"][len(self.prefix):]
+                kept["stream"] = {"stream_descriptor": descriptor, "stream_state": state["stream"].get("stream_state")}
+            else:
+                kept["global"] = state["global"]
+            persisted[_key(kept)] = kept
+        sync.persisted_state = list(persisted.values())
+
+    def _folder(self, name: str) -> Path:
+        folder = self.tmp_path / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+
+def _key(state: dict) -> Tuple:
+    if state.get("type") == "STREAM":
+        descriptor = state["stream"]["stream_descriptor"]
+        return ("STREAM", descriptor.get("namespace"), descriptor["name"])
+    return (state.get("type"),)
