@@ -92,9 +92,16 @@ class DestinationContacts(Destination):
             self._config(raw_config)
             yield json.dumps(destination_catalog(), ensure_ascii=False)
             return
-        with open(parsed.catalog, encoding="utf-8") as file:
-            catalog = ConfiguredAirbyteCatalogSerializer.load(json.load(file))
-        yield from self.write(raw_config, catalog, sys.stdin.buffer)
+        try:
+            with open(parsed.catalog, encoding="utf-8") as file:
+                catalog = ConfiguredAirbyteCatalogSerializer.load(json.load(file))
+            yield from self.write(raw_config, catalog, sys.stdin.buffer)
+        except Exception:
+            # The platform closes the input only once the source is done; a destination that exits before reading it
+            # to the end fails the delivery, and "message delivery failed" would hide the cause this failure names.
+            for _ in sys.stdin.buffer:
+                pass
+            raise
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """The same one-request check as the source's."""

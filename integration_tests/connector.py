@@ -67,6 +67,7 @@ class Run:
     stdout: str
     stderr: str
     records: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
+    stdin_left: int = 0  # bytes of the input the connector never read (in-process runs)
 
     def __post_init__(self) -> None:
         for message in self.of_type("RECORD"):
@@ -126,7 +127,7 @@ def run_connector(script: str, verb: str, tmp_path: Path, config: Optional[dict]
     if subprocess_run:
         completed = subprocess.run(args, input=data, capture_output=True, timeout=600, env=environment())
         return Run.from_output(completed.returncode, completed.stdout, completed.stderr)
-    with _stdio(data) as (stdout, stderr):
+    with _stdio(data) as (stdin_, stdout, stderr):
         returncode = 0
         try:
             SCRIPTS[script](args[1:], current_clock or VirtualClock())
@@ -135,25 +136,28 @@ def run_connector(script: str, verb: str, tmp_path: Path, config: Optional[dict]
         except BaseException:  # noqa: B036 - what the process would do: the CDK's hook prints it, the exit code is 1
             sys.excepthook(*sys.exc_info())
             returncode = 1
-    return Run.from_output(returncode, stdout.getvalue(), stderr.getvalue())
+        left = len(data) - stdin_.tell()
+    run = Run.from_output(returncode, stdout.getvalue(), stderr.getvalue())
+    run.stdin_left = left
+    return run
 
 
 @contextmanager
-def _stdio(data: bytes) -> Iterator[Tuple[io.BytesIO, io.BytesIO]]:
+def _stdio(data: bytes) -> Iterator[Tuple[io.BytesIO, io.BytesIO, io.BytesIO]]:
     """stdin from `data`; stdout and stderr into buffers, including what the CDK's PrintBuffer writes to
     sys.__stdout__ and what its logging handler writes there. Logging as a fresh connector process has it: PyAirbyte,
     imported by other tests, configures a logger of the same name ("airbyte") for itself."""
-    out, err = io.BytesIO(), io.BytesIO()
+    given, out, err = io.BytesIO(data), io.BytesIO(), io.BytesIO()
     saved = sys.stdin, sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__, sys.excepthook
     airbyte_logger = logging.getLogger("airbyte")
     saved_logger = airbyte_logger.handlers[:], airbyte_logger.propagate, airbyte_logger.level
-    sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    sys.stdin = io.TextIOWrapper(given, encoding="utf-8")
     sys.stdout = sys.__stdout__ = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
     sys.stderr = sys.__stderr__ = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
     airbyte_logger.handlers[:], airbyte_logger.propagate = [], True
     airbyte_logger.setLevel(logging.INFO)
     try:
-        yield out, err
+        yield given, out, err
     finally:
         PRINT_BUFFER.flush()
         sys.stdin, sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__, sys.excepthook = saved

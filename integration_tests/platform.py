@@ -90,6 +90,7 @@ class Platform:
             forwarded += [self._complete(self.prefix + choice.name) for choice in streams]
         destination = run_connector("destination-contacts", "write", self._folder("destination"), destination_config, destination_catalog,
                                     stdin=stdin(*forwarded))
+        assert destination.stdin_left == 0, "the destination exited before reading its input to the end"
         sync = Sync(source, destination, forwarded, [], destination_catalog,
                     state_ids_sent=[message["state"]["id"] for message in forwarded if message["type"] == "STATE"])
         self._receive(destination, counts_by_id, sync, state)

@@ -222,3 +222,17 @@ def test_every_state_shape_comes_back_as_it_came_with_its_counts(sandbox_factory
 def test_the_destination_metadata_declares_only_what_is_built_and_tested():
     assert metadata_flags("destination-contacts") == {"supportsRefreshes": True, "supportsDataActivation": True}
     assert metadata_flags("source-contacts") == {"supportsRefreshes": False, "supportsDataActivation": False}
+
+
+def test_a_destination_that_fails_reads_its_input_to_the_end_and_names_the_cause(sandbox_factory, tmp_path):
+    """The platform closes the destination's input only after the source is done; a destination that exits first
+    fails the delivery, and the platform would report that instead of the real cause."""
+    target = sandbox_factory()
+    messages = [record({"name": f"n{n}", "phoneNumber": f"+97150000{n:04d}"}) for n in range(500)]
+    run = run_connector("destination-contacts", "write", tmp_path, source_config(target, api_key="a-rejected-key"),
+                        catalog(("contacts", "append")), stdin=stdin(*messages))
+    assert run.returncode == 1 and run.stdin_left == 0
+    assert [(e["failure_type"], e["message"].split(" (")[0]) for e in run.errors] == [("config_error", "The Contacts API rejected the API key")]
+    bad_catalog = catalog(("contacts", "update", "nowhere"))
+    run = run_connector("destination-contacts", "write", tmp_path, source_config(target), bad_catalog, stdin=stdin(*messages))
+    assert run.returncode == 1 and run.stdin_left == 0 and run.errors[0]["failure_type"] == "config_error"
