@@ -120,7 +120,7 @@ def is_tag_call(kind):
 
 # name: (sandbox kill rule (kind, nth, after) or None, kill after the n-th echoed STATE or None)
 KILL_POINTS = {
-    "during the initial scan": ((is_scan_page("2"), 1, False), None),
+    "during the account walk": ((is_scan_page("2"), 1, False), None),
     "mid-batch, at the 10th write": ((is_write, 10, False), None),
     "between a create and its tag call": ((is_create, 3, True), None),
     "right after a STATE is echoed": (None, 4),
