@@ -222,10 +222,7 @@ class Lanes:
     def _submit(self, keys: Set[Key], outcomes: List[Outcome], work: Callable[[], None], creates: bool = False) -> None:
         def job(skip: bool) -> None:
             try:
-                if skip:
-                    for outcome in outcomes:
-                        outcome.skipped = True
-                else:
+                if not skip:  # skipped: the sync failed first; the outcome stays empty and is never settled
                     work()
             except BaseException as error:
                 outcomes[0].error = error

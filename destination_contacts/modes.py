@@ -31,7 +31,8 @@ class Operation:
     - `if_missing`: when no contact matches: "create" it, "reject" the record, or "done" (what it asks is true).
     - `looks_up`: finds the contact before writing; insert does not, and learns of an existing phone from a 409.
     - `if_gone`: when a write answers 404 (the contact was deleted after it was found): as for `if_missing`.
-    - `on_conflict`: a create answered 409 (the phone exists): "update" that contact, never a second one.
+    - `on_conflict`: a create or update answered 409 (the phone belongs to a contact): "update" that contact (a
+      create: never a second contact), or "reject" the record.
     """
 
     action: str
@@ -39,15 +40,15 @@ class Operation:
     if_missing: str = "reject"
     looks_up: bool = True
     if_gone: str = "reject"
-    on_conflict: str = "update"
+    on_conflict: str = "reject"
 
     @property
     def deletes(self) -> bool:
         return self.action == "delete"
 
 
-INSERT = Operation("insert", required=("name", "phoneNumber"), if_missing="create", looks_up=False, if_gone="create")
-UPSERT = Operation("upsert", required=("name", "phoneNumber"), if_missing="create", if_gone="create")
+INSERT = Operation("insert", required=("name", "phoneNumber"), if_missing="create", looks_up=False, if_gone="create", on_conflict="update")
+UPSERT = Operation("upsert", required=("name", "phoneNumber"), if_missing="create", if_gone="create", on_conflict="update")
 UPDATE = Operation("update")
 DELETE = Operation("delete", if_missing="done", if_gone="done")
 ADD_TAG = Operation("add_tag", required=("tag",))

@@ -55,7 +55,6 @@ class Outcome:
         self.logs: List[str] = []
         self.rejected: Optional[Rejected] = None
         self.error: Optional[BaseException] = None  # fails the sync when settled
-        self.skipped = False  # never run: the sync failed first
         self._done = threading.Event()
 
     def count(self, name: str, amount: int = 1) -> None:

@@ -107,7 +107,7 @@ class Writer:
         try:
             self._apply(change, outcome)
         except RecordProblem as problem:
-            if problem.kind == "conflict" and change.creates and recover:
+            if problem.kind == "conflict" and change.creates and recover and operation.on_conflict == "update":
                 # The phone exists: created since it was looked up, not looked up (insert), or our own POST whose
                 # answer was lost and whose retry met it. Update that contact instead of failing or duplicating it.
                 found = self._account.look_up("phone", record.phone)
