@@ -62,6 +62,17 @@ class BrokenBody(Exception):
 RECORD_STATUSES = {400: "invalid", 404: "gone", 409: "conflict", 413: "invalid", 422: "invalid"}
 
 
+class Refused(Exception):
+    """A list answer with a status the caller handles itself (the walk tries a smaller limit after a 400/422);
+    `error` is the failure it would have been."""
+
+    def __init__(self, status: int, message: str, error: Exception):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error = error
+
+
 class RecordProblem(Exception):
     """A write the API refused for the record's sake; the destination rejects the record or recovers (409, 404)."""
 
@@ -284,15 +295,23 @@ class ContactsApi:
         self._session.auth = ApiKeyAuthenticator(config.api_key)
         self._errors = ContactsErrorHandler(config.api_key, config.base_url)
         self._backoff = RetryAfterBackoff(clock)
+        self._timeout = tuple(seconds * clock.timeout_scale for seconds in TIMEOUT)
         # Until the API has answered well once, a body that is not the API's means base_url is wrong; after, it is a
         # proxy or a bad moment of the server's.
         self.answered_well = False
 
     # --- endpoints ---------------------------------------------------------------------------------------------
 
-    def list(self, params: Mapping[str, Any]) -> Tuple[list, Optional[str]]:
-        """One page of `GET /v1/contacts`: the contacts, and the server's Date header."""
-        return self.send("GET", self.url(), params=params, parse=lambda response: (contacts_page(response), response.headers.get("Date")))
+    def list(self, params: Mapping[str, Any], refusals: Collection[int] = ()) -> Tuple[list, Optional[str]]:
+        """One page of `GET /v1/contacts`: the contacts, and the server's Date header. An answer with one of the
+        `refusals` statuses raises Refused."""
+        return self.send("GET", self.url(), params=params, passes=refusals, parse=self._page_or_refused)
+
+    def _page_or_refused(self, response: requests.Response) -> Tuple[list, Optional[str]]:
+        if response.status_code >= 400:
+            resolution = self._errors.interpret_response(response)
+            raise Refused(response.status_code, server_message(response, self._api_key), failure(resolution.error_message, resolution.failure_type))
+        return contacts_page(response), response.headers.get("Date")
 
     def get(self, contact_id: str) -> Optional[dict]:
         """The contact, or None when the API says there is none (404)."""
@@ -340,7 +359,7 @@ class ContactsApi:
         while True:
             tries += 1
             try:
-                answer: Union[requests.Response, requests.RequestException] = self._session.send(request, timeout=TIMEOUT, allow_redirects=False)
+                answer: Union[requests.Response, requests.RequestException] = self._session.send(request, timeout=self._timeout, allow_redirects=False)
             except requests.RequestException as error:
                 answer = error
             if isinstance(answer, requests.Response) and answer.is_redirect:
@@ -397,9 +416,12 @@ class ContactsApi:
         custom headers such as x-api-key across hosts: it strips only Authorization)."""
         target = requests.compat.urljoin(request.url, response.headers.get("Location", ""))
         if _origin(target) != _origin(request.url) or redirects > MAX_REDIRECTS:
+            downgrade = urlsplit(request.url).scheme == "https" and urlsplit(target).scheme == "http"
+            where = "from https to plain http, where the key would travel unencrypted" if downgrade else "to another host than base_url's"
             raise failure(
-                f"The Contacts API redirected {request.method} {urlsplit(request.url).path} to {target} (HTTP {response.status_code}); the API key is only sent "
-                f"to the host of base_url, so the redirect was not followed. If the API has moved, set base_url to {'{0.scheme}://{0.netloc}'.format(urlsplit(target))}.",
+                f"The Contacts API redirected {request.method} {urlsplit(request.url).path} to {masked(target, self._api_key)} (HTTP {response.status_code}), {where}; "
+                f"the API key is only sent to the host of base_url, so the redirect was not followed. If the API has moved, set base_url to "
+                f"{'{0.scheme}://{0.netloc}'.format(urlsplit(target))}.",
                 FailureType.config_error,
             )
         followed = request.copy()

@@ -258,7 +258,9 @@ def reads(api):
     return [(r.path, r.query) for r in api.requests if r.method == "GET"]
 
 
-SCAN = [("/v1/contacts", {"limit": "100", "page": "1"}), ("/v1/contacts", {"limit": "100", "page": "2"})]
+# The walk of an account of two contacts: page 1 at the largest page the API could serve, then page 2 (the empty end)
+# at what it served.
+SCAN = [("/v1/contacts", {"limit": "1000", "page": "1"}), ("/v1/contacts", {"limit": "2", "page": "2"})]
 
 
 def account(api):

@@ -198,7 +198,7 @@ def test_an_unknown_config_field_is_ignored_with_a_warning_and_a_suggestion(capl
     spec = connector_spec("source_contacts")
     with caplog.at_level(logging.WARNING, logger="airbyte"):
         config = parse_config(SourceConfig, spec, {"api_key": "k", "pagesize": 5, "_limit": 5, "added_by_the_platform": True})
-    assert config.page_size == 100
+    assert config.page_size is None  # no default: the walk asks for the largest page the API serves
     assert [record.message for record in caplog.records] == [
         "Ignoring config fields this connector does not know: 'pagesize' (did you mean 'page_size'?), 'added_by_the_platform'."]
 
