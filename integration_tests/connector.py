@@ -178,6 +178,25 @@ def source_config(api: Any, **options: Any) -> dict:
     return {"api_key": API_KEY, "base_url": api.url, **options}
 
 
+def ids(records: List[dict]) -> list:
+    return [record.get("id") for record in records]
+
+
+def list_requests(api: Any) -> List[tuple]:
+    """(page, limit) of every list request the sandbox received."""
+    return [(r.query.get("page"), r.query.get("limit")) for r in api.requests if r.method == "GET" and r.path == "/v1/contacts"]
+
+
+def requests_of(pages: List[int], limit: int, first_limit: Optional[int] = None) -> List[tuple]:
+    """`list_requests` for these page numbers at `limit`; the first at `first_limit`, the limit asked for before the
+    server showed what it serves."""
+    return [(str(page), str(first_limit if index == 0 and first_limit else limit)) for index, page in enumerate(pages)]
+
+
+def stream_states(run: Run, stream: str) -> List[dict]:
+    return [s["stream"]["stream_state"] for s in run.states if s["stream"]["stream_descriptor"]["name"] == stream]
+
+
 def as_emitted(contact: dict) -> dict:
     """A contact as the CDK writes it: its serializer leaves out top-level null fields (a null column either way)."""
     return {key: value for key, value in contact.items() if value is not None}

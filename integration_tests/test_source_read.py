@@ -1,20 +1,8 @@
 """source-contacts read, run as a CLI against the sandbox: paging, one pass, faults, rate limit, incremental."""
 
-from integration_tests.connector import as_emitted, assert_no_leak, source_catalog as catalog, run_connector, source_config
-
-
-def list_requests(api):
-    return [(r.query.get("page"), r.query.get("limit")) for r in api.requests if r.method == "GET" and r.path == "/v1/contacts"]
-
-
-def ids(records):
-    return [record["id"] for record in records]
-
-
-def requests_of(pages, limit, first_limit=None):
-    """(page, limit) of each list request: page 1 at `first_limit` (the limit asked for before the server showed what
-    it serves), the others at `limit`."""
-    return [(str(page), str(first_limit if index == 0 and first_limit else limit)) for index, page in enumerate(pages)]
+from integration_tests.connector import (
+    as_emitted, assert_no_leak, ids, list_requests, requests_of, source_catalog as catalog, run_connector, source_config,
+)
 
 
 # The sentinel search (source_contacts/walk.py), then the walk, of N contacts at L per page.
