@@ -93,6 +93,17 @@ class Run:
     def logs(self) -> List[str]:
         return [message["log"]["message"] for message in self.of_type("LOG")]
 
+    @property
+    def warnings(self) -> List[str]:
+        return [message["log"]["message"] for message in self.of_type("LOG") if message["log"]["level"] == "WARN"]
+
+    @property
+    def gaps(self) -> Dict[str, int]:
+        """The counts of the source's one ANALYTICS trace (source_contacts/walk.py)."""
+        [analytics] = [message["trace"]["analytics"] for message in self.of_type("TRACE") if message["trace"]["type"] == "ANALYTICS"]
+        assert analytics["type"] == "source-contacts-list-gaps"
+        return json.loads(analytics["value"])
+
 
 def command(script: str, verb: str, folder: Path, config: Optional[dict] = None, catalog: Optional[dict] = None,
             state: Optional[list] = None) -> List[str]:
@@ -191,6 +202,11 @@ def requests_of(pages: List[int], limit: int, first_limit: Optional[int] = None)
     """`list_requests` for these page numbers at `limit`; the first at `first_limit`, the limit asked for before the
     server showed what it serves."""
     return [(str(page), str(first_limit if index == 0 and first_limit else limit)) for index, page in enumerate(pages)]
+
+
+def gaps(**given: int) -> Dict[str, int]:
+    """Run.gaps as expected: these counts, the others 0."""
+    return {"duplicate_ids": 0, "without_id": 0, "not_served": 0, "second_pass_delivered": 0, "list_moved": 0, **given}
 
 
 def stream_states(run: Run, stream: str) -> List[dict]:

@@ -34,7 +34,7 @@ class Faults:
     reject_limit_above: int | None = None  # a larger limit is answered 400 "limit must be between 1 and N"
     drop_every: int | None = None  # every n-th contact of the list is left out of list pages: it cannot be serialized
     null_id_every: int | None = None  # every n-th contact is listed without its id: null, and every other time no field
-    duplicate_id_every: int | None = None  # every n-th contact is listed with the id of the contact before it
+    duplicate_id_every: int | None = None  # every n-th contact is listed with the id of the list's first contact
     # --- a list that moves while it is read
     newest_first: bool = False  # lists the newest contact first: a contact created during a read shifts every page
     churn_after_page: int | None = None  # right after serving this list page: the churn below, churn_times times
@@ -101,8 +101,8 @@ class Faults:
     def order(self, contacts: list[dict]) -> list[dict]:
         return contacts[::-1] if self.newest_first else contacts
 
-    def served(self, window: list[dict], start: int) -> list[dict]:
-        """The contacts at list positions start, start + 1, ... as the page carries them."""
+    def served(self, window: list[dict], start: int, first: dict | None) -> list[dict]:
+        """The contacts at list positions start, start + 1, ... as the page carries them; `first` heads the list."""
         if not (self.drop_every or self.null_id_every or self.duplicate_id_every):
             return window
         page = []
@@ -113,8 +113,8 @@ class Faults:
                 contact = {key: value for key, value in contact.items() if key != "id"}
                 if position // self.null_id_every % 2:
                     contact["id"] = None
-            elif self.duplicate_id_every and position % self.duplicate_id_every == 0 and page:
-                contact = {**contact, "id": page[-1].get("id")}
+            elif self.duplicate_id_every and position % self.duplicate_id_every == 0 and first is not None:
+                contact = {**contact, "id": first["id"]}
             page.append(contact)
         return page
 

@@ -538,10 +538,11 @@ class SandboxAPI:
             page = 1
         start = (page - 1) * (limit if self.faults.cap_after_offset else served)
         ordered = self.faults.order(self._ordered())
+        first = ordered[0] if ordered else None
         matches = _matcher(query)
         if matches is None:
-            return self.faults.served(ordered[start:start + served], start)
-        return self.faults.served(list(islice(filter(matches, ordered), start, start + served)), start)
+            return self.faults.served(ordered[start:start + served], start, first)
+        return self.faults.served(list(islice(filter(matches, ordered), start, start + served)), start, first)
 
     def _churn(self) -> None:
         """Contacts deleted from the front of the list (ones a walk has read) and created, as people do during a sync."""

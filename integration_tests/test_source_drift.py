@@ -3,28 +3,14 @@ against a sandbox that changes its list right after serving a page (integration_
 contact that was in the list for the whole sync is delivered, or the sync says what may be missing, and an
 incremental sync never makes a miss permanent."""
 
-import json
-
-from integration_tests.connector import ids, list_requests, requests_of, run_connector, source_catalog as catalog, source_config, stream_states
+from integration_tests.connector import (
+    gaps, ids, list_requests, requests_of, run_connector, source_catalog as catalog, source_config, stream_states,
+)
 
 # 1,000 contacts at 100 a page: the sentinel search reads 1, 2, 4, 8, 16 (empty), 12 (empty), 10 (full), 11 (empty),
 # never page 3, so a change right after page 3 happens in the middle of the walk.
 SEARCH = [1, 2, 4, 8, 16, 12, 10, 11]
 CHURN_AFTER_PAGE_3 = {"contacts": 1000, "churn_after_page": 3}
-
-
-def gaps_trace(run):
-    [analytics] = [message["trace"]["analytics"] for message in run.of_type("TRACE") if message["trace"]["type"] == "ANALYTICS"]
-    assert analytics["type"] == "source-contacts-list-gaps"
-    return json.loads(analytics["value"])
-
-
-def warnings(run):
-    return [message["log"]["message"] for message in run.of_type("LOG") if message["log"]["level"] == "WARN"]
-
-
-def counts(**given):
-    return {"duplicate_ids": 0, "without_id": 0, "not_served": 0, "second_pass_delivered": 0, "list_moved": 0, **given}
 
 
 def test_contacts_deleted_ahead_of_the_walk_are_seen_and_a_second_pass_delivers_the_two_it_skipped(sandbox_factory, tmp_path):
@@ -41,9 +27,9 @@ def test_contacts_deleted_ahead_of_the_walk_are_seen_and_a_second_pass_delivers_
     assert list_requests(api) == requests_of(SEARCH + list(range(1, 12)) + [1, 2, 4, 8, 16, 12, 10] + list(range(1, 12)), 100)
     assert "The contact list changed while it was read (page 10 shifted back by 2: contacts ahead of it were deleted): reading it once more " \
            "for contacts the first pass did not see." in run.logs
-    assert warnings(run) == ["Contacts read with gaps: the list changed while it was read (page 10 shifted back by 2: contacts ahead of it "
+    assert run.warnings == ["Contacts read with gaps: the list changed while it was read (page 10 shifted back by 2: contacts ahead of it "
                              "were deleted); a second pass delivered 2 the first had not seen."]
-    assert gaps_trace(run) == counts(second_pass_delivered=2, list_moved=1)
+    assert run.gaps == gaps(second_pass_delivered=2, list_moved=1)
 
 
 def test_contacts_created_ahead_of_a_newest_first_walk_repeat_contacts_and_the_second_pass_delivers_the_new_ones(sandbox_factory, tmp_path):
@@ -56,9 +42,9 @@ def test_contacts_created_ahead_of_a_newest_first_walk_repeat_contacts_and_the_s
     assert ids(run.records["contacts"]) == listed[:300] + listed[298:] + created
     # The list grew past the sentinel's page 10: it is read once more after the walk (page 10 at the end of pass 1).
     assert list_requests(api) == requests_of(SEARCH + list(range(1, 13)) + [10] + SEARCH + list(range(1, 13)), 100)
-    assert warnings(run) == ["Contacts read with gaps: 2 listed with an id listed before (delivered again); the list changed while it was read "
+    assert run.warnings == ["Contacts read with gaps: 2 listed with an id listed before (delivered again); the list changed while it was read "
                              "(page 10 shifted on by 2: contacts were created ahead of it); a second pass delivered 2 the first had not seen."]
-    assert gaps_trace(run) == counts(duplicate_ids=2, second_pass_delivered=2, list_moved=1)
+    assert run.gaps == gaps(duplicate_ids=2, second_pass_delivered=2, list_moved=1)
 
 
 def test_a_list_that_keeps_moving_during_the_second_pass_is_reported_as_possibly_incomplete(sandbox_factory, tmp_path):
@@ -68,10 +54,10 @@ def test_a_list_that_keeps_moving_during_the_second_pass_is_reported_as_possibly
     assert run.returncode == 0, run.stderr
     # The second change skips two contacts the first pass had delivered: nothing is lost this time, but the walk cannot know.
     assert ids(run.records["contacts"]) == listed[:300] + listed[302:] + listed[300:302]
-    assert warnings(run) == ["Contacts read with gaps: the list changed while it was read (page 10 shifted back by 2: contacts ahead of it "
+    assert run.warnings == ["Contacts read with gaps: the list changed while it was read (page 10 shifted back by 2: contacts ahead of it "
                              "were deleted); a second pass delivered 2 the first had not seen; contacts listed beyond the change may be missing "
                              "(it changed again during the second pass: page 10 shifted back by 2: contacts ahead of it were deleted)."]
-    assert gaps_trace(run) == counts(second_pass_delivered=2, list_moved=2)
+    assert run.gaps == gaps(second_pass_delivered=2, list_moved=2)
 
 
 def test_an_incremental_sync_that_may_have_missed_contacts_keeps_its_cursor_so_the_next_sync_delivers_them(sandbox_factory, tmp_path):
@@ -88,7 +74,7 @@ def test_an_incremental_sync_that_may_have_missed_contacts_keeps_its_cursor_so_t
     # No second pass in an incremental sync: the next one reads every page anyway.
     assert list_requests(api) == requests_of(SEARCH + list(range(1, 12)), 100)
     assert stream_states(first, "contacts")[-1] == {"updatedAt": bound}  # not the newest updatedAt seen: the bound stays
-    assert warnings(first) == [
+    assert first.warnings == [
         "Contacts read with gaps: the list changed while it was read (page 10 shifted back by 2: contacts ahead of it were deleted); "
         "contacts listed beyond the change may be missing.",
         "contacts: the cursor stays at 2025-01-01T00:00:00.000Z: the list moved while it was read, and the next sync must deliver what "
@@ -102,4 +88,4 @@ def test_an_incremental_sync_that_may_have_missed_contacts_keeps_its_cursor_so_t
     assert second.returncode == 0, second.stderr
     assert {c["id"] for c in skipped} <= set(ids(second.records["contacts"]))
     assert stream_states(second, "contacts")[-1] == {"updatedAt": newest}  # a walk that saw no change moves the cursor
-    assert warnings(second) == []
+    assert second.warnings == []
