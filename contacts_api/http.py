@@ -57,6 +57,10 @@ class BrokenBody(Exception):
         self.expected = expected
         self.start = response.text[:200]
 
+    def described(self, api_key: str) -> str:
+        """What came instead, for a message: the start of the body, quoted with the key masked."""
+        return f"a body that starts {masked(self.start, api_key)!r}" if self.start.strip() else "an empty body"
+
 
 # Answers about one record, not about the sync (413: a record too large for the API, e.g. a huge notes field).
 RECORD_STATUSES = {400: "invalid", 404: "gone", 409: "conflict", 413: "invalid", 422: "invalid"}
@@ -379,8 +383,10 @@ class ContactsApi:
                 except BrokenBody as broken:
                     if not self.answered_well:
                         host = "{0.scheme}://{0.netloc}".format(urlsplit(answer.url))
-                        raise failure(f"{host} answered, but not like the Contacts API ({broken.expected}). Check base_url.", FailureType.config_error, detail=f"Body starts: {broken.start!r}") from None
-                    resolution = ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"The Contacts API answered HTTP {answer.status_code} with a body that is not {broken.expected}; it starts: {masked(broken.start, self._api_key)!r}.")
+                        raise failure(f"{host} answered, but not like the Contacts API (HTTP {answer.status_code} with {broken.described(self._api_key)}, not {broken.expected}). "
+                                      "Check base_url.", FailureType.config_error) from None
+                    resolution = ErrorResolution(ResponseAction.RETRY, FailureType.transient_error,
+                                                 f"The Contacts API answered HTTP {answer.status_code} with {broken.described(self._api_key)}, not {broken.expected}.")
                 else:
                     self.answered_well = True
                     return value
