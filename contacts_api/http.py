@@ -126,15 +126,20 @@ class MovingWindow(BaseCallRatePolicy):
         """Not used: the API sends no remaining-calls headers; a 429 comes through `rate_limited`."""
 
     def rate_limited(self, retry_after: float) -> None:
-        """The server's window is full until `retry_after` from now. It counts calls this budget never saw (`check`
-        just before a read, another client of the key), so its word replaces ours: the window is taken as full with
-        calls spread evenly, the oldest leaving when the server said. The sync then goes on at the steady rate, with
-        no burst that would earn another 429 and no wait of ours on top of the server's."""
+        """The server's window is full until `retry_after` from now. Its word and this budget's record are merged:
+        each call this budget sent keeps its time, but none leaves the window before the server said; the calls the
+        server counted that this budget never saw (`check` just before a read, another client of the key) fill the
+        rest, leaving one per window/limit from then on. A read right after `check` so waits what Retry-After asked
+        (its own calls then leave together, as they do from the server's window) with no wait of ours on top;
+        against another client's calls it goes on at the steady rate, without a burst that would earn another 429."""
         with self._lock:
-            resume = self._clock.monotonic() + retry_after
+            now = self._clock.monotonic()
+            earliest = now + retry_after - self._window  # a call sent then leaves the window when the server said
+            ours = [max(sent, earliest) for sent in self._sent if sent > now - self._window]
             spacing = self._window / self._limit
+            unseen = [earliest + spacing * index for index in range(self._limit - len(ours))]
             self._sent.clear()
-            self._sent.extend(resume - self._window + spacing * index for index in range(self._limit))
+            self._sent.extend(sorted(ours + unseen))
 
     def __str__(self) -> str:
         return f"{self._limit} requests per {self._window:g} s"
