@@ -427,12 +427,13 @@ class ContactsApi:
         custom headers such as x-api-key across hosts: it strips only Authorization)."""
         target = requests.compat.urljoin(request.url, response.headers.get("Location", ""))
         if _origin(target) != _origin(request.url) or redirects > MAX_REDIRECTS:
-            downgrade = urlsplit(request.url).scheme == "https" and urlsplit(target).scheme == "http"
-            where = "from https to plain http, where the key would travel unencrypted" if downgrade else "to another host than base_url's"
+            if urlsplit(request.url).scheme == "https" and urlsplit(target).scheme == "http":
+                where, advice = "from https to plain http, where the key would travel unencrypted", "An API should not do that: tell its provider."
+            else:
+                where, advice = "to another host than base_url's", f"If the API has moved, set base_url to {'{0.scheme}://{0.netloc}'.format(urlsplit(target))}."
             raise failure(
-                f"The Contacts API redirected {request.method} {urlsplit(request.url).path} to {masked(target, self._api_key)} (HTTP {response.status_code}), {where}; "
-                f"the API key is only sent to the host of base_url, so the redirect was not followed. If the API has moved, set base_url to "
-                f"{'{0.scheme}://{0.netloc}'.format(urlsplit(target))}.",
+                f"The Contacts API redirected {request.method} {urlsplit(request.url).path} to {masked(target, self._api_key)} (HTTP {response.status_code}), "
+                f"{where}; the API key is only sent to the host of base_url, so the redirect was not followed. {advice}",
                 FailureType.config_error,
             )
         followed = request.copy()
