@@ -426,7 +426,10 @@ class ContactsApi:
         """Redirects on the same scheme and host are followed; the key never goes anywhere else (requests keeps
         custom headers such as x-api-key across hosts: it strips only Authorization)."""
         target = requests.compat.urljoin(request.url, response.headers.get("Location", ""))
-        if _origin(target) != _origin(request.url) or redirects > MAX_REDIRECTS:
+        if _origin(target) == _origin(request.url) and redirects > MAX_REDIRECTS:
+            raise failure(f"The Contacts API redirected {request.method} {urlsplit(request.url).path} more than {MAX_REDIRECTS} times, last to "
+                          f"{masked(target, self._api_key)}: a redirect loop. Check base_url.", FailureType.config_error)
+        if _origin(target) != _origin(request.url):
             if urlsplit(request.url).scheme == "https" and urlsplit(target).scheme == "http":
                 where, advice = "from https to plain http, where the key would travel unencrypted", "An API should not do that: tell its provider."
             else:

@@ -75,7 +75,8 @@ class ContactWalk:
         if page and self._last_read and self._last_read[0] != number and page == self._last_read[1]:
             message = (
                 f"The Contacts API served the same {len(page)} contacts for page {number} as for page {self._last_read[0]}: "
-                "the server ignores the `page` parameter. The sync stops here rather than loop or emit duplicates."
+                "the server ignores the `page` parameter, or serves its last page again past the end of the list. "
+                "The sync stops here rather than loop or emit duplicates."
             )
             raise failure(message, FailureType.system_error)
         self._last_read = number, page

@@ -35,6 +35,7 @@ class Faults:
     drop_every: int | None = None  # every n-th contact of the list is left out of list pages: it cannot be serialized
     null_id_every: int | None = None  # every n-th contact is listed without its id: null, and every other time no field
     duplicate_id_every: int | None = None  # every n-th contact is listed with the id of the list's first contact
+    clamp_page: bool = False  # a page past the end serves the last page (of the list read without filters)
     # --- a list that moves while it is read
     newest_first: bool = False  # lists the newest contact first: a contact created during a read shifts every page
     churn_after_page: int | None = None  # right after serving this list page: the churn below, churn_times times
@@ -97,6 +98,12 @@ class Faults:
     def check_limit(self, limit: int, refuse: Callable[[int, str], Exception]) -> None:
         if self.reject_limit_above is not None and limit > self.reject_limit_above:
             raise refuse(400, f"limit must be between 1 and {self.reject_limit_above}")
+
+    def clamp(self, start: int, served: int, length: int) -> int:
+        """Where a page starting at `start` starts when pages past the end serve the last one."""
+        if not self.clamp_page or start < length or not length:
+            return start
+        return (length - 1) // served * served
 
     def order(self, contacts: list[dict]) -> list[dict]:
         return contacts[::-1] if self.newest_first else contacts

@@ -538,6 +538,7 @@ class SandboxAPI:
             page = 1
         start = (page - 1) * (limit if self.faults.cap_after_offset else served)
         ordered = self.faults.order(self._ordered())
+        start = self.faults.clamp(start, served, len(ordered))
         first = ordered[0] if ordered else None
         matches = _matcher(query)
         if matches is None:

@@ -40,7 +40,8 @@ def test_server_ignoring_page_fails_clearly_without_duplicates(sandbox_factory, 
     assert run.returncode != 0
     assert "contacts" not in run.records  # seen on the second request, before any contact went out
     assert run.errors[0]["message"] == ("The Contacts API served the same 100 contacts for page 2 as for page 1: the server ignores "
-                                        "the `page` parameter. The sync stops here rather than loop or emit duplicates.")
+                                        "the `page` parameter, or serves its last page again past the end of the list. The sync stops "
+                                        "here rather than loop or emit duplicates.")
     assert list_requests(api) == requests_of([1, 2], 100)
 
 

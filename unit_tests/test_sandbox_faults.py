@@ -76,6 +76,14 @@ def test_dropped_contacts_make_pages_short_and_ids_can_be_null_missing_or_repeat
         assert ids(listed(http, api, limit=3, page=2)) == [object_id(i) for i in (4, 5, 1)]  # also on later pages
 
 
+def test_a_page_past_the_end_can_serve_the_last_page_again(http):
+    with SandboxAPI(contacts=25, clamp_page=True) as api:
+        assert ids(listed(http, api, limit=10, page=3)) == every_id(25)[20:]
+        assert ids(listed(http, api, limit=10, page=9)) == every_id(25)[20:]
+    with SandboxAPI(contacts=0, clamp_page=True) as api:
+        assert listed(http, api, limit=10, page=2) == []
+
+
 # --- a list that moves -----------------------------------------------------------------------------------------
 
 
