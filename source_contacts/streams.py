@@ -49,7 +49,7 @@ class ContactsStream(Stream, IncrementalMixin, ABC):
         incremental = sync_mode == SyncMode.incremental
         for page in self._pages.pages():
             for contact in page:
-                if self._cursor.accepts(contact) or not incremental:
+                if not incremental or self._cursor.accepts(contact):  # full refresh parses no updatedAt
                     yield from self.records(contact)
             if incremental:
                 yield self._state_message()

@@ -43,15 +43,25 @@ class SeenIds:
         self._db = sqlite3.connect("", isolation_level=None)  # "": spills past its page cache to a file it deletes
         self._db.execute("CREATE TABLE seen (id TEXT PRIMARY KEY) WITHOUT ROWID")
 
-    def add(self, ids: List[str]) -> Set[str]:
-        """Remembers `ids`; returns those remembered before."""
+    def add(self, ids: List[str]) -> int:
+        """Remembers `ids`; returns how many of them were remembered already (a repeat within `ids` counts too)."""
+        before = self._db.total_changes
+        self._insert(ids)
+        return len(ids) - (self._db.total_changes - before)
+
+    def fresh(self, ids: List[str]) -> Set[str]:
+        """Remembers `ids`; returns those not remembered before."""
         known: Set[str] = set()
         for start in range(0, len(ids), ID_CHUNK):
             chunk = ids[start:start + ID_CHUNK]
-            query = f"SELECT id FROM seen WHERE id IN ({','.join('?' * len(chunk))})"
-            known.update(row[0] for row in self._db.execute(query, chunk))
-            self._db.executemany("INSERT OR IGNORE INTO seen (id) VALUES (?)", ((contact_id,) for contact_id in chunk))
-        return known
+            known.update(row[0] for row in self._db.execute(f"SELECT id FROM seen WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        self._insert(ids)
+        return set(ids) - known
+
+    def _insert(self, ids: List[str]) -> None:
+        self._db.execute("BEGIN")  # one transaction a page: a commit per id would cost more than the insert
+        self._db.executemany("INSERT OR IGNORE INTO seen (id) VALUES (?)", ((contact_id,) for contact_id in ids))
+        self._db.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()
@@ -144,19 +154,15 @@ class CheckedWalk:
 
     def _delivered(self, page: Page, seen: SeenIds, first: bool) -> Page:
         keys = [contact_key(contact) for contact in page]
-        known = seen.add([key for key in keys if key is not None])
-        in_page: Set[str] = set()
-        repeated = 0
-        for key in keys:
-            repeated += key is not None and (key in known or key in in_page)
-            if key is not None:
-                in_page.add(key)
-        if not first:  # only what the first pass did not deliver; a contact without an id cannot be told apart
-            page = [contact for contact, key in zip(page, keys) if key is not None and key not in known]
-            self.counts["second_pass_delivered"] += len(page)
+        ids = [key for key in keys if key is not None]
+        if first:
+            self.counts["duplicate_ids"] += seen.add(ids)
+            self.counts["without_id"] += len(keys) - len(ids)
             return page
-        self.counts["duplicate_ids"] += repeated
-        self.counts["without_id"] += keys.count(None)
+        # Only what the first pass did not deliver; a contact without an id cannot be told apart.
+        fresh = seen.fresh(ids)
+        page = [contact for contact, key in zip(page, keys) if key in fresh]
+        self.counts["second_pass_delivered"] += len(page)
         return page
 
     def _warning(self) -> Optional[str]:
