@@ -18,13 +18,6 @@ from integration_tests.sandbox import SandboxAPI, object_id
 KEY = "sandbox-key"
 
 
-@pytest.fixture
-def http():
-    with requests.Session() as session:
-        session.headers["x-api-key"] = KEY
-        yield session
-
-
 def listed(http, api, **params):
     response = http.get(f"{api.url}/v1/contacts", params=params)
     assert response.status_code == 200, response.text
