@@ -5,7 +5,9 @@ Used by the tests and benchmarks, and by anyone who wants to try a pipeline with
     python -m integration_tests.sandbox --port 8080 --contacts 500 --seed 1 --api-key sandbox-key
 
 Each request passes, in this order: rate limit (429) -> injected faults (5xx, dropped connection)
--> API key (401) -> the endpoint.
+-> API key (401) -> the endpoint. The switches of integration_tests/faults.py (a real server's misbehaviour) come
+in at the same steps: a stall before all, a daily quota and redirects after the rate limit, the list's pages,
+bodies and strings at the endpoint.
 """
 
 from __future__ import annotations
