@@ -28,14 +28,15 @@ class ContactWalk:
 
     The list ends on an empty page, which the walk yields too. A shorter page before it (the server left out contacts
     it could not serialise) does not end the walk; what it lacked is counted in `unserved`. A page equal to the one
-    read before it, of another number, means the server ignores `page`: the walk fails rather than loop or repeat.
+    read before it, of another number, means the server ignores `page` (or serves its last page past the end): the
+    walk fails rather than loop or repeat contacts.
     `server_time` is the Date header of the first answer; `finished` says the page just yielded is the last one.
     """
 
     def __init__(self, api: ContactsApi, page_size: Optional[int] = None, filters: Optional[Mapping[str, str]] = None):
         self._api = api
         self._filters = dict(filters or {})
-        self._may_shrink = page_size is None  # a page_size the user set is sent as it is
+        self._may_shrink = page_size is None  # a page_size the user set is not traded for a smaller one on a refusal
         self.limit = page_size or MAX_PAGE_SIZE
         self._sized = False  # a page has shown what the server serves
         self._last_read: Optional[tuple] = None  # (number, page) of the last read, to tell a server that ignores `page`
