@@ -57,9 +57,24 @@ class BrokenBody(Exception):
         self.expected = expected
         self.start = response.text[:200]
 
+    def described(self, api_key: str) -> str:
+        """What came instead, for a message: the start of the body, quoted with the key masked."""
+        return f"a body that starts {masked(self.start, api_key)!r}" if self.start.strip() else "an empty body"
+
 
 # Answers about one record, not about the sync (413: a record too large for the API, e.g. a huge notes field).
 RECORD_STATUSES = {400: "invalid", 404: "gone", 409: "conflict", 413: "invalid", 422: "invalid"}
+
+
+class Refused(Exception):
+    """A list answer with a status the caller handles itself (the walk tries a smaller limit after a 400/422);
+    `error` is the failure it would have been."""
+
+    def __init__(self, status: int, message: str, error: Exception):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error = error
 
 
 class RecordProblem(Exception):
@@ -111,15 +126,20 @@ class MovingWindow(BaseCallRatePolicy):
         """Not used: the API sends no remaining-calls headers; a 429 comes through `rate_limited`."""
 
     def rate_limited(self, retry_after: float) -> None:
-        """The server's window is full until `retry_after` from now. It counts calls this budget never saw (`check`
-        just before a read, another client of the key), so its word replaces ours: the window is taken as full with
-        calls spread evenly, the oldest leaving when the server said. The sync then goes on at the steady rate, with
-        no burst that would earn another 429 and no wait of ours on top of the server's."""
+        """The server's window is full until `retry_after` from now. Its word and this budget's record are merged:
+        each call this budget sent keeps its time, but none leaves the window before the server said; the calls the
+        server counted that this budget never saw (`check` just before a read, another client of the key) fill the
+        rest, leaving one per window/limit from then on. A read right after `check` so waits what Retry-After asked
+        (its own calls then leave together, as they do from the server's window) with no wait of ours on top;
+        against another client's calls it goes on at the steady rate, without a burst that would earn another 429."""
         with self._lock:
-            resume = self._clock.monotonic() + retry_after
+            now = self._clock.monotonic()
+            earliest = now + retry_after - self._window  # a call sent then leaves the window when the server said
+            ours = [max(sent, earliest) for sent in self._sent if sent > now - self._window]
             spacing = self._window / self._limit
+            unseen = [earliest + spacing * index for index in range(self._limit - len(ours))]
             self._sent.clear()
-            self._sent.extend(resume - self._window + spacing * index for index in range(self._limit))
+            self._sent.extend(sorted(ours + unseen))
 
     def __str__(self) -> str:
         return f"{self._limit} requests per {self._window:g} s"
@@ -284,15 +304,23 @@ class ContactsApi:
         self._session.auth = ApiKeyAuthenticator(config.api_key)
         self._errors = ContactsErrorHandler(config.api_key, config.base_url)
         self._backoff = RetryAfterBackoff(clock)
+        self._timeout = tuple(seconds * clock.timeout_scale for seconds in TIMEOUT)
         # Until the API has answered well once, a body that is not the API's means base_url is wrong; after, it is a
         # proxy or a bad moment of the server's.
         self.answered_well = False
 
     # --- endpoints ---------------------------------------------------------------------------------------------
 
-    def list(self, params: Mapping[str, Any]) -> Tuple[list, Optional[str]]:
-        """One page of `GET /v1/contacts`: the contacts, and the server's Date header."""
-        return self.send("GET", self.url(), params=params, parse=lambda response: (contacts_page(response), response.headers.get("Date")))
+    def list(self, params: Mapping[str, Any], refusals: Collection[int] = ()) -> Tuple[list, Optional[str]]:
+        """One page of `GET /v1/contacts`: the contacts, and the server's Date header. An answer with one of the
+        `refusals` statuses raises Refused."""
+        return self.send("GET", self.url(), params=params, passes=refusals, parse=self._page_or_refused)
+
+    def _page_or_refused(self, response: requests.Response) -> Tuple[list, Optional[str]]:
+        if response.status_code >= 400:
+            resolution = self._errors.interpret_response(response)
+            raise Refused(response.status_code, server_message(response, self._api_key), failure(resolution.error_message, resolution.failure_type))
+        return contacts_page(response), response.headers.get("Date")
 
     def get(self, contact_id: str) -> Optional[dict]:
         """The contact, or None when the API says there is none (404)."""
@@ -340,7 +368,7 @@ class ContactsApi:
         while True:
             tries += 1
             try:
-                answer: Union[requests.Response, requests.RequestException] = self._session.send(request, timeout=TIMEOUT, allow_redirects=False)
+                answer: Union[requests.Response, requests.RequestException] = self._session.send(request, timeout=self._timeout, allow_redirects=False)
             except requests.RequestException as error:
                 answer = error
             if isinstance(answer, requests.Response) and answer.is_redirect:
@@ -360,8 +388,10 @@ class ContactsApi:
                 except BrokenBody as broken:
                     if not self.answered_well:
                         host = "{0.scheme}://{0.netloc}".format(urlsplit(answer.url))
-                        raise failure(f"{host} answered, but not like the Contacts API ({broken.expected}). Check base_url.", FailureType.config_error, detail=f"Body starts: {broken.start!r}") from None
-                    resolution = ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"The Contacts API answered HTTP {answer.status_code} with a body that is not {broken.expected}; it starts: {masked(broken.start, self._api_key)!r}.")
+                        raise failure(f"{host} answered, but not like the Contacts API (HTTP {answer.status_code} with {broken.described(self._api_key)}, not {broken.expected}). "
+                                      "Check base_url.", FailureType.config_error) from None
+                    resolution = ErrorResolution(ResponseAction.RETRY, FailureType.transient_error,
+                                                 f"The Contacts API answered HTTP {answer.status_code} with {broken.described(self._api_key)}, not {broken.expected}.")
                 else:
                     self.answered_well = True
                     return value
@@ -396,10 +426,17 @@ class ContactsApi:
         """Redirects on the same scheme and host are followed; the key never goes anywhere else (requests keeps
         custom headers such as x-api-key across hosts: it strips only Authorization)."""
         target = requests.compat.urljoin(request.url, response.headers.get("Location", ""))
-        if _origin(target) != _origin(request.url) or redirects > MAX_REDIRECTS:
+        if _origin(target) == _origin(request.url) and redirects > MAX_REDIRECTS:
+            raise failure(f"The Contacts API redirected {request.method} {urlsplit(request.url).path} more than {MAX_REDIRECTS} times, last to "
+                          f"{masked(target, self._api_key)}: a redirect loop. Check base_url.", FailureType.config_error)
+        if _origin(target) != _origin(request.url):
+            if urlsplit(request.url).scheme == "https" and urlsplit(target).scheme == "http":
+                where, advice = "from https to plain http, where the key would travel unencrypted", "An API should not do that: tell its provider."
+            else:
+                where, advice = "to another host than base_url's", f"If the API has moved, set base_url to {'{0.scheme}://{0.netloc}'.format(urlsplit(target))}."
             raise failure(
-                f"The Contacts API redirected {request.method} {urlsplit(request.url).path} to {target} (HTTP {response.status_code}); the API key is only sent "
-                f"to the host of base_url, so the redirect was not followed. If the API has moved, set base_url to {'{0.scheme}://{0.netloc}'.format(urlsplit(target))}.",
+                f"The Contacts API redirected {request.method} {urlsplit(request.url).path} to {masked(target, self._api_key)} (HTTP {response.status_code}), "
+                f"{where}; the API key is only sent to the host of base_url, so the redirect was not followed. {advice}",
                 FailureType.config_error,
             )
         followed = request.copy()

@@ -127,7 +127,7 @@ class Account:
             if self.complete:
                 return 0
             if self._walk is None:
-                self._walk = ContactWalk(self._api, PAGE_SIZE)
+                self._walk = ContactWalk(self._api)
                 self._pages = self._walk.pages()
             page = next(self._pages)
             self.pages += 1

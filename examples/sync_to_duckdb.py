@@ -60,7 +60,7 @@ def main() -> None:
     with SandboxAPI(contacts=args.contacts, max_limit=50) as api:
         connection = {"api_key": api.api_key, "base_url": api.url}
         print(f"Sandbox Contacts API with {args.contacts} contacts on {api.url} (it serves at most 50 per page)")
-        result = sync({**connection, "page_size": 100}, args.db.resolve())
+        result = sync(connection, args.db.resolve())  # page_size unset: the largest page the server serves
         print(f"Read: {len(api.requests)} API requests")
         with result.get_sql_engine().connect() as sql:
             for table in ("contacts", "contact_tags"):

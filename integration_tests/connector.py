@@ -98,6 +98,17 @@ class Run:
     def logs(self) -> List[str]:
         return [message["log"]["message"] for message in self.of_type("LOG")]
 
+    @property
+    def warnings(self) -> List[str]:
+        return [message["log"]["message"] for message in self.of_type("LOG") if message["log"]["level"] == "WARN"]
+
+    @property
+    def gaps(self) -> Dict[str, int]:
+        """The counts of the source's one ANALYTICS trace (source_contacts/walk.py)."""
+        [analytics] = [message["trace"]["analytics"] for message in self.of_type("TRACE") if message["trace"]["type"] == "ANALYTICS"]
+        assert analytics["type"] == "source-contacts-list-gaps"
+        return json.loads(analytics["value"])
+
 
 def command(script: str, verb: str, folder: Path, config: Optional[dict] = None, catalog: Optional[dict] = None,
             state: Optional[list] = None) -> List[str]:
@@ -186,6 +197,30 @@ def source_config(api: Any, **options: Any) -> dict:
     return {"api_key": API_KEY, "base_url": api.url, **options}
 
 
+def ids(records: List[dict]) -> list:
+    return [record.get("id") for record in records]
+
+
+def list_requests(api: Any) -> List[tuple]:
+    """(page, limit) of every list request the sandbox received."""
+    return [(r.query.get("page"), r.query.get("limit")) for r in api.requests if r.method == "GET" and r.path == "/v1/contacts"]
+
+
+def requests_of(pages: List[int], limit: int, first_limit: Optional[int] = None) -> List[tuple]:
+    """`list_requests` for these page numbers at `limit`; the first at `first_limit`, the limit asked for before the
+    server showed what it serves."""
+    return [(str(page), str(first_limit if index == 0 and first_limit else limit)) for index, page in enumerate(pages)]
+
+
+def gaps(**given: int) -> Dict[str, int]:
+    """Run.gaps as expected: these counts, the others 0."""
+    return {"duplicate_ids": 0, "without_id": 0, "not_served": 0, "second_pass_delivered": 0, "list_moved": 0, **given}
+
+
+def stream_states(run: Run, stream: str) -> List[dict]:
+    return [s["stream"]["stream_state"] for s in run.states if s["stream"]["stream_descriptor"]["name"] == stream]
+
+
 def as_emitted(contact: dict) -> dict:
     """A contact as the CDK writes it: its serializer leaves out top-level null fields (a null column either way)."""
     return {key: value for key, value in contact.items() if value is not None}
@@ -266,7 +301,9 @@ def reads(api):
     return [(r.path, r.query) for r in api.requests if r.method == "GET"]
 
 
-SCAN = [("/v1/contacts", {"limit": "100", "page": "1"}), ("/v1/contacts", {"limit": "100", "page": "2"})]
+# The walk of an account of two contacts: page 1 at the largest page the API could serve, then page 2 (the empty end)
+# at what it served.
+SCAN = [("/v1/contacts", {"limit": "1000", "page": "1"}), ("/v1/contacts", {"limit": "2", "page": "2"})]
 
 
 def account(api):

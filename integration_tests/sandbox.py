@@ -5,7 +5,9 @@ Used by the tests and benchmarks, and by anyone who wants to try a pipeline with
     python -m integration_tests.sandbox --port 8080 --contacts 500 --seed 1 --api-key sandbox-key
 
 Each request passes, in this order: rate limit (429) -> injected faults (5xx, dropped connection)
--> API key (401) -> the endpoint.
+-> API key (401) -> the endpoint. The switches of integration_tests/faults.py (a real server's misbehaviour) come
+in at the same steps: a stall before all, a daily quota and redirects after the rate limit, the list's pages,
+bodies and strings at the endpoint.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import islice
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from integration_tests.faults import Faults, add_arguments as add_fault_arguments, encode_json
 
 DEFAULT_API_KEY = "sandbox-key"
 
@@ -241,6 +245,10 @@ def _validate_tags(tags: Any) -> None:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every response carries Content-Length
     api: SandboxAPI  # set on a per-server subclass
+    pinned_date: str | None = None  # the Date header of this answer, when a fault fixes it (Faults.retry_after)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        return self.pinned_date or super().date_time_string(timestamp)
 
     def do_GET(self) -> None:
         self.api._serve(self)
@@ -280,7 +288,8 @@ class SandboxAPI:
                  requests_per_minute: int | None = None, window_seconds: float = 60.0,
                  error_rate: float = 0.0, drop_rate: float = 0.0, drop_after_write_rate: float = 0.0,
                  latency_ms: float = 0.0, ignore_page: bool = False, echo_headers_in_errors: bool = False,
-                 fault_seed: int = 0, clock: Callable[[], float] = time.monotonic):
+                 fault_seed: int = 0, clock: Callable[[], float] = time.monotonic,
+                 **faults: Any):
         self.api_key, self.host, self.port = api_key, host, port
         self.max_limit, self.default_limit = max_limit, default_limit
         self.requests_per_minute, self.window_seconds = requests_per_minute, window_seconds
@@ -301,6 +310,7 @@ class SandboxAPI:
         self._lock = threading.Lock()
         self._connections: set = set()
         self._server: _Server | None = None
+        self.faults = Faults(**faults)  # integration_tests/faults.py: misbehaviour, each switch off by default
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -313,6 +323,7 @@ class SandboxAPI:
     def stop(self) -> None:
         if self._server is None:
             return
+        self.faults.stopping.set()  # releases requests a stall holds
         self._server.shutdown()
         self._server.server_close()
         for connection in list(self._connections):
@@ -387,10 +398,19 @@ class SandboxAPI:
         drop = False
         with self._lock:
             self._requests.append(record)
-            retry_after = self._admit(key, received_at)
-            if retry_after is not None:
+            stalled = self.faults.stalls()
+            retry_after = None if stalled else self._admit(key, received_at)
+            if retry_after is None and not stalled:
+                retry_after = self.faults.over_quota(key, received_at)
+            redirect = self.faults.redirect(h.path)
+            if stalled:
+                drop = True
+            elif retry_after is not None:
                 status, payload = 429, self._error_body(h, "Too many requests")
-                headers["Retry-After"] = str(retry_after)
+                headers.update(self.faults.retry_after(retry_after))
+            elif redirect:
+                status, payload = 307, ""
+                headers.update(redirect)
             else:
                 # Two draws per admitted request, whatever happens, so the fault sequence depends only on the count.
                 fault, after_write = self._fault_rng.random(), self._fault_rng.random()
@@ -405,13 +425,27 @@ class SandboxAPI:
                     drop = (after_write < self.drop_after_write_rate and status < 300
                             and h.command in ("POST", "PUT", "DELETE"))
             if not drop:
+                listed = status == 200 and h.command == "GET" and split.path == "/v1/contacts"
+                if status == 200 and h.command == "GET":
+                    payload = self.faults.cut(payload)
                 data, content_type = self._encode(payload)  # under the lock: a PUT may be changing these dicts
+                broken = self.faults.broken() if listed else None
+                if broken:
+                    content_type, data = broken
                 record.status = status
+                self.faults.answers += 1
+                if listed and self.faults.churn_due(int(query.get("page") or 1)):
+                    self._churn()
+        if stalled:
+            self.faults.stopping.wait()  # the connection stays open, unanswered, until the sandbox stops
+            h.close_connection = True
+            return
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         if drop:
             h.close_connection = True  # the socket closes with nothing written: no status line at all
             return
+        h.pinned_date = headers.pop("Date", None)
         h.send_response(status)
         h.send_header("Content-Type", content_type)
         h.send_header("Content-Length", str(len(data)))
@@ -455,7 +489,7 @@ class SandboxAPI:
     def _encode(payload: Any) -> tuple[bytes, str]:
         if isinstance(payload, str):
             return payload.encode(), "text/html; charset=utf-8"
-        return json.dumps(payload, ensure_ascii=False).encode(), "application/json; charset=utf-8"
+        return encode_json(payload), "application/json; charset=utf-8"
 
     def _handle(self, h: _Handler, path: str, query: dict, body: Any, body_ok: bool) -> tuple[int, Any]:
         try:
@@ -500,15 +534,26 @@ class SandboxAPI:
     def _list(self, query: dict[str, str]) -> list[dict]:
         limit = _positive_int(query, "limit", self.default_limit)
         page = _positive_int(query, "page", 1)
-        if self.max_limit is not None:
-            limit = min(limit, self.max_limit)
+        self.faults.check_limit(limit, ApiError)
+        served = limit if self.max_limit is None else min(limit, self.max_limit)
         if self.ignore_page:
             page = 1
-        start = (page - 1) * limit
+        start = (page - 1) * (limit if self.faults.cap_after_offset else served)
+        ordered = self.faults.order(self._ordered())
+        start = self.faults.clamp(start, served, len(ordered))
+        first = ordered[0] if ordered else None
         matches = _matcher(query)
         if matches is None:
-            return self._ordered()[start:start + limit]
-        return list(islice(filter(matches, self._ordered()), start, start + limit))
+            return self.faults.served(ordered[start:start + served], start, first)
+        return self.faults.served(list(islice(filter(matches, ordered), start, start + served)), start, first)
+
+    def _churn(self) -> None:
+        """Contacts deleted from the front of the list (ones a walk has read) and created, as people do during a sync."""
+        for contact in self.faults.order(self._ordered())[:self.faults.churn_deletes]:
+            self._delete(contact["id"])
+        for _ in range(self.faults.churn_creates):
+            self.faults.churn_created += 1
+            self._create({"name": f"Created meanwhile {self.faults.churn_created}", "phoneNumber": f"+9665{self.faults.churn_created:08d}"})
 
     def _get(self, contact_id: str) -> dict:
         contact = self.contacts.get(contact_id)
@@ -606,6 +651,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-seed", type=int, default=0)
     parser.add_argument("--ignore-page", action="store_true")
     parser.add_argument("--echo-headers-in-errors", action="store_true")
+    add_fault_arguments(parser)
     args = parser.parse_args(argv)
     api = SandboxAPI(**vars(args))
     stopping = threading.Event()

@@ -5,7 +5,7 @@ from integration_tests.connector import assert_no_leak, source_catalog as catalo
 
 def test_source_under_faults_and_the_rate_limit_emits_every_contact_exactly_once(sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=6000, error_rate=0.05, drop_rate=0.01, requests_per_minute=100, fault_seed=11)
-    run = run_connector("source-contacts", "read", tmp_path, source_config(api, requests_per_minute=100),
+    run = run_connector("source-contacts", "read", tmp_path, source_config(api, requests_per_minute=100, page_size=100),
                         catalog("contacts", "contact_tags"))
     assert run.returncode == 0, run.stderr
     contact_ids = [record["id"] for record in run.records["contacts"]]

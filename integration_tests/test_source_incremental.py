@@ -2,11 +2,7 @@
 
 import requests
 
-from integration_tests.connector import API_KEY, as_emitted, source_catalog as catalog, run_connector, source_config
-
-
-def stream_states(run, stream):
-    return [s["stream"]["stream_state"] for s in run.states if s["stream"]["stream_descriptor"]["name"] == stream]
+from integration_tests.connector import API_KEY, as_emitted, source_catalog as catalog, run_connector, source_config, stream_states
 
 
 def test_start_date_bounds_the_first_sync_and_state_moves_to_the_newest_update(sandbox_factory, tmp_path):

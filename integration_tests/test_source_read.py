@@ -1,23 +1,22 @@
 """source-contacts read, run as a CLI against the sandbox: paging, one pass, faults, rate limit, incremental."""
 
-from integration_tests.connector import as_emitted, assert_no_leak, source_catalog as catalog, run_connector, source_config
+from integration_tests.connector import (
+    as_emitted, assert_no_leak, ids, list_requests, requests_of, source_catalog as catalog, run_connector, source_config,
+)
 
 
-def list_requests(api):
-    return [(r.query.get("page"), r.query.get("limit")) for r in api.requests if r.method == "GET" and r.path == "/v1/contacts"]
+# The sentinel search (source_contacts/walk.py), then the walk, of N contacts at L per page.
+SEARCH_250_AT_40 = [1, 2, 4, 8, 6, 7]  # 6 full pages and a short 7th: doubling to 8 (empty), halving to 6, then 7 (short)
+WALK_250_AT_40 = list(range(1, 9))  # the walk ends on the empty page 8
 
 
-def ids(records):
-    return [record["id"] for record in records]
-
-
-def test_silent_limit_cap_loses_nothing_and_ends_on_the_short_page(sandbox_factory, tmp_path):
+def test_silent_limit_cap_loses_nothing_and_ends_on_an_empty_page(sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=250, max_limit=40)
     run = run_connector("source-contacts", "read", tmp_path, source_config(api, page_size=100), catalog("contacts"))
     assert run.returncode == 0, run.stderr
     assert ids(run.records["contacts"]) == [contact["id"] for contact in api.snapshot()]
-    # 40 per page: 6 full pages and a short 7th that ends the walk.
-    assert list_requests(api) == [(str(page), "100") for page in range(1, 8)]
+    # 40 per page: page 1 asks for 100, then every request asks for the 40 the server serves.
+    assert list_requests(api) == requests_of(SEARCH_250_AT_40 + WALK_250_AT_40, 40, first_limit=100)
 
 
 def test_full_last_page_costs_one_extra_request(sandbox_factory, tmp_path):
@@ -25,7 +24,8 @@ def test_full_last_page_costs_one_extra_request(sandbox_factory, tmp_path):
     run = run_connector("source-contacts", "read", tmp_path, source_config(api, page_size=100), catalog("contacts"))
     assert run.returncode == 0, run.stderr
     assert len(run.records["contacts"]) == 200
-    assert list_requests(api) == [("1", "100"), ("2", "100"), ("3", "100")]
+    # The search: pages 1, 2 (full), 4 (empty), 3 (empty); the walk: 1, 2 and the empty 3.
+    assert list_requests(api) == requests_of([1, 2, 4, 3, 1, 2, 3], 100)
 
 
 def test_records_are_the_api_contacts_unchanged(sandbox_factory, tmp_path):
@@ -38,26 +38,29 @@ def test_server_ignoring_page_fails_clearly_without_duplicates(sandbox_factory, 
     api = sandbox_factory(contacts=300, ignore_page=True)
     run = run_connector("source-contacts", "read", tmp_path, source_config(api, page_size=100), catalog("contacts"))
     assert run.returncode != 0
-    assert ids(run.records["contacts"]) == [contact["id"] for contact in api.snapshot()[:100]]
-    assert any("ignores the `page` parameter" in error["message"] for error in run.errors)
-    assert len(list_requests(api)) == 2
+    assert "contacts" not in run.records  # seen on the second request, before any contact went out
+    assert run.errors[0]["message"] == ("The Contacts API served the same 100 contacts for page 2 as for page 1: the server ignores "
+                                        "the `page` parameter, or serves its last page again past the end of the list. The sync stops "
+                                        "here rather than loop or emit duplicates.")
+    assert list_requests(api) == requests_of([1, 2], 100)
 
 
 def test_both_streams_cost_the_same_requests_as_contacts_alone(sandbox_factory, tmp_path):
-    api = sandbox_factory(contacts=450)
+    api = sandbox_factory(contacts=450, max_limit=100)
     alone = run_connector("source-contacts", "read", tmp_path, source_config(api), catalog("contacts"))
     requests_alone = len(api.requests)
     api.reset_requests()
     both = run_connector("source-contacts", "read", tmp_path, source_config(api), catalog("contacts", "contact_tags"))
     assert alone.returncode == both.returncode == 0
-    assert len(api.requests) == requests_alone == 5
+    # The search: 1, 2, 4 (full), 8 (empty), 6 (empty), 5 (short); the walk: 1 to the empty 6.
+    assert len(api.requests) == requests_alone == 6 + 6
     assert both.records["contacts"] == alone.records["contacts"]
     expected_tags = [as_emitted({"contact_id": c["id"], "tag": tag, "updatedAt": c.get("updatedAt")}) for c in api.snapshot() for tag in c.get("tags") or []]
     assert both.records["contact_tags"] == expected_tags
     # contact_tags alone also reads the API once.
     api.reset_requests()
     tags_alone = run_connector("source-contacts", "read", tmp_path, source_config(api), catalog("contact_tags"))
-    assert tags_alone.records["contact_tags"] == expected_tags and len(api.requests) == 5
+    assert tags_alone.records["contact_tags"] == expected_tags and len(api.requests) == 12
 
 
 def test_filters_are_sent_as_the_api_parameters(sandbox_factory, tmp_path):
@@ -72,7 +75,7 @@ def test_filters_are_sent_as_the_api_parameters(sandbox_factory, tmp_path):
 
 def test_5xx_and_dropped_connections_are_retried_without_loss_or_duplicates(sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=1000, error_rate=0.2, drop_rate=0.1)
-    run = run_connector("source-contacts", "read", tmp_path, source_config(api), catalog("contacts", "contact_tags"))
+    run = run_connector("source-contacts", "read", tmp_path, source_config(api, page_size=100), catalog("contacts", "contact_tags"))
     assert run.returncode == 0, run.stderr
     assert ids(run.records["contacts"]) == [contact["id"] for contact in api.snapshot()]
     failed = [r for r in api.requests if r.status is None or r.status >= 500]
@@ -108,12 +111,13 @@ def test_key_never_printed_even_when_error_bodies_echo_headers(sandbox_factory, 
 
 
 def test_budget_keeps_under_requests_per_minute_without_a_single_429(sandbox_factory, tmp_path):
-    """26 requests at 20 per minute, in the test's virtual time."""
+    """36 requests at 20 per minute, in the test's virtual time: the sentinel search (1, 2, 4, 8, 16, 32, 24, 28, 26,
+    25) and the walk of 26 pages."""
     api = sandbox_factory(contacts=250, requests_per_minute=20, window_seconds=60)
     run = run_connector("source-contacts", "read", tmp_path, source_config(api, page_size=10, requests_per_minute=20), catalog("contacts"))
     assert run.returncode == 0, run.stderr
     assert len(run.records["contacts"]) == 250
-    assert api.throttled == 0 and len(api.requests) == 26
+    assert api.throttled == 0 and len(api.requests) == 36
     times = [r.received_at for r in api.requests]
     assert max(sum(1 for t in times if start <= t < start + 60) for start in times) == 20
     assert any(line.startswith("waiting ") and line.endswith(" s for the rate limit (20 requests per 61 s)") for line in run.logs)

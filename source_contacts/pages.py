@@ -4,14 +4,17 @@ import json
 import tempfile
 from typing import IO, Iterator, Optional
 
-from contacts_api.paging import ContactWalk, Page
+from airbyte_cdk.models import AirbyteMessage
+
+from contacts_api.paging import Page
+from source_contacts.walk import CheckedWalk
 
 
 class SharedPages:
     """One walk through the API per sync, however many selected streams are built from it: the first stream to
     read walks the API and, when other streams will read after it, spools each page to a temporary file for them."""
 
-    def __init__(self, walk: ContactWalk, readers: int = 1) -> None:
+    def __init__(self, walk: CheckedWalk, readers: int = 1) -> None:
         self._walk = walk
         self._readers_left = readers
         self._spool: Optional[IO[str]] = None
@@ -19,6 +22,15 @@ class SharedPages:
     @property
     def server_time(self) -> Optional[str]:
         return self._walk.server_time
+
+    @property
+    def complete(self) -> bool:
+        """False when the list moved while it was read and contacts may be missing."""
+        return self._walk.complete
+
+    def trace(self) -> Optional[AirbyteMessage]:
+        """What the walk has to report, to the first stream that asks."""
+        return self._walk.trace()
 
     def pages(self) -> Iterator[Page]:
         self._readers_left -= 1

@@ -4,7 +4,7 @@ import dataclasses
 import logging
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
-from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, ConfiguredAirbyteCatalog, ConnectorSpecification, Status
+from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, ConfiguredAirbyteCatalog, ConnectorSpecification, Status, SyncMode
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 
@@ -12,10 +12,10 @@ from contacts_api.check import connection_status
 from contacts_api.clock import SYSTEM_CLOCK, Clock
 from contacts_api.config import ApiConfig, parse_config
 from contacts_api.http import ContactsApi
-from contacts_api.paging import ContactWalk
 from contacts_api.spec import connector_spec
 from source_contacts.pages import SharedPages
 from source_contacts.streams import Contacts, ContactTags
+from source_contacts.walk import CheckedWalk
 
 # Config field → the API's query parameter.
 FILTERS = {"tags": "tags", "location_id": "locationId", "channel": "channel", "search_text": "searchText"}
@@ -25,7 +25,7 @@ FILTERS = {"tags": "tags", "location_id": "locationId", "channel": "channel", "s
 class SourceConfig(ApiConfig):
     """source_contacts/spec.json, typed."""
 
-    page_size: int
+    page_size: Optional[int]
     start_date: Optional[str]
     tags: Optional[List[str]]
     location_id: Optional[str]
@@ -41,6 +41,7 @@ class SourceContacts(AbstractSource):
     def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
         self._clock = clock
         self._readers = 1
+        self._second_pass = True
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return connector_spec("source_contacts")
@@ -54,13 +55,17 @@ class SourceContacts(AbstractSource):
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         typed = self._config(config)
-        walk = ContactWalk(ContactsApi(typed, self._clock), typed.page_size, typed.filters())
+        walk = CheckedWalk(ContactsApi(typed, self._clock), typed.page_size, typed.filters())
+        walk.second_pass = self._second_pass
         pages = SharedPages(walk, self._readers)
         return [Contacts(pages, typed.start_date, self._clock), ContactTags(pages, typed.start_date, self._clock)]
 
     def read(self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Any = None) -> Iterator[AirbyteMessage]:
         # Streams are read one after the other; knowing how many will read lets the first share its walk of the API.
         self._readers = len(catalog.streams)
+        # A list that moved under the walk is read again for a stream in full refresh; incremental streams keep their
+        # cursor instead, and the next sync, which reads every page anyway, delivers what this one missed.
+        self._second_pass = any(stream.sync_mode == SyncMode.full_refresh for stream in catalog.streams)
         yield from super().read(logger, config, catalog, state)
 
     def _config(self, config: Mapping[str, Any]) -> SourceConfig:

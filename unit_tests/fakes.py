@@ -3,15 +3,29 @@ pages as scripted, every call recorded."""
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from airbyte_cdk.models import FailureType
+
+from contacts_api.errors import failure
+from contacts_api.http import Refused
+
 
 class ListingApi:
-    def __init__(self, pages: List[List[dict]], phone_search: bool = True):
+    """`refuse_above`: a larger limit is answered 400 with `refusal` (formatted with the maximum)."""
+
+    def __init__(self, pages: List[List[dict]], phone_search: bool = True, refuse_above: Optional[int] = None, refusal: str = ""):
         self.pages = pages
         self.phone_search = phone_search
+        self.refuse_above, self.refusal = refuse_above, refusal
         self.calls: List[Tuple[str, Any]] = []
 
-    def list(self, params: Mapping[str, Any]) -> Tuple[List[dict], Optional[str]]:
+    def list(self, params: Mapping[str, Any], refusals: Tuple[int, ...] = ()) -> Tuple[List[dict], Optional[str]]:
         self.calls.append(("list", dict(params)))
+        if self.refuse_above is not None and int(params["limit"]) > self.refuse_above:
+            message = self.refusal.format(self.refuse_above)
+            error = failure(f"The Contacts API answered HTTP 400: {message}", FailureType.system_error)
+            if 400 in refusals:
+                raise Refused(400, message, error)
+            raise error
         index = int(params["page"]) - 1
         return (self.pages[index] if index < len(self.pages) else []), "Fri, 27 Nov 2026 04:00:00 GMT"
 

@@ -65,8 +65,8 @@ def test_a_few_records_into_a_big_account_cost_a_look_up_and_a_page_each():
     found = [account.match(contact_id, None) for contact_id in wanted]
     assert [c and c["id"] for c in found] == ["c50", "c9000", "c150", None, "c19999"]
     # c50 is on page 1, read for it; c150 on page 2, read for c9000: no look-up for either. The others: a GET each,
-    # and one more page each.
-    assert api.calls == [("list", {"limit": 100, "page": 1}),
+    # and one more page each. The walk asks for 1,000 a page, then for the 100 this server serves.
+    assert api.calls == [("list", {"limit": 1000, "page": 1}),
                          ("list", {"limit": 100, "page": 2}), ("get", "c9000"),
                          ("list", {"limit": 100, "page": 3}), ("get", "missing"),
                          ("list", {"limit": 100, "page": 4}), ("get", "c19999")]

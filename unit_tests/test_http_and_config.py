@@ -15,7 +15,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from contacts_api.config import checked_base_url, parse_config
-from contacts_api.http import ContactsErrorHandler, RateBudget, RetryAfterBackoff, path_segment, retry_after_seconds, without_lone_surrogates
+from contacts_api.http import ContactsApi, ContactsErrorHandler, RateBudget, RetryAfterBackoff, path_segment, retry_after_seconds, without_lone_surrogates
 from contacts_api.spec import connector_spec
 from destination_contacts.destination import DestinationConfig
 from integration_tests.connector import VirtualClock
@@ -198,7 +198,7 @@ def test_an_unknown_config_field_is_ignored_with_a_warning_and_a_suggestion(capl
     spec = connector_spec("source_contacts")
     with caplog.at_level(logging.WARNING, logger="airbyte"):
         config = parse_config(SourceConfig, spec, {"api_key": "k", "pagesize": 5, "_limit": 5, "added_by_the_platform": True})
-    assert config.page_size == 100
+    assert config.page_size is None  # no default: the walk asks for the largest page the API serves
     assert [record.message for record in caplog.records] == [
         "Ignoring config fields this connector does not know: 'pagesize' (did you mean 'page_size'?), 'added_by_the_platform'."]
 
@@ -225,3 +225,37 @@ def test_a_host_that_does_not_resolve_fails_at_once_as_a_config_error():
     refused = connection_error(urllib3.exceptions.NewConnectionError(conn, "Connection refused"))
     resolution = ContactsErrorHandler("k", HOST).interpret_response(refused)
     assert (resolution.response_action, resolution.failure_type) == (ResponseAction.RETRY, FailureType.transient_error)
+
+
+class Redirects(requests.adapters.BaseAdapter):
+    """A transport that answers every request with a redirect to `target`, and remembers what it was sent."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.target, self.sent = target, []
+
+    def send(self, request, **kwargs):
+        self.sent.append(request.url)
+        answer = response(301, headers={"Location": self.target})
+        answer.url, answer.request = request.url, request
+        return answer
+
+    def close(self):
+        pass
+
+
+def test_a_redirect_from_https_to_plain_http_is_refused_naming_the_target():
+    """The https half of issue 12 §5, which needs a TLS server the connector trusts: the real client over a transport
+    that redirects, since the sandbox speaks plain http."""
+    config = parse_config(SourceConfig, connector_spec("source_contacts"), {"api_key": "secret-key", "base_url": HOST})
+    api = ContactsApi(config, VirtualClock())
+    transport = Redirects("http://api.whautomate.com/v1/contacts?limit=1&page=1")
+    api._session.mount("https://", transport)
+    with pytest.raises(AirbyteTracedException) as error:
+        api.list({"limit": 1, "page": 1})
+    assert error.value.message == (
+        "The Contacts API redirected GET /v1/contacts to http://api.whautomate.com/v1/contacts?limit=1&page=1 (HTTP 301), from https to plain "
+        "http, where the key would travel unencrypted; the API key is only sent to the host of base_url, so the redirect was not followed. "
+        "An API should not do that: tell its provider.")
+    assert error.value.failure_type == FailureType.config_error
+    assert transport.sent == [f"{HOST}/v1/contacts?limit=1&page=1"]  # nothing followed the redirect

@@ -5,6 +5,7 @@ from contacts_api.paging import ContactWalk
 from integration_tests.connector import VirtualClock
 from source_contacts.cursor import UpdatedAtCursor
 from source_contacts.pages import SharedPages
+from source_contacts.walk import CheckedWalk
 from unit_tests.fakes import ListingApi
 
 
@@ -12,21 +13,53 @@ def pages_of(*sizes):
     return [[{"id": f"{page}-{i}"} for i in range(size)] for page, size in enumerate(sizes)]
 
 
+def calls(*pages_and_limits, **filters):
+    return [("list", {"limit": limit, "page": page, **filters}) for page, limit in pages_and_limits]
+
+
 @pytest.mark.parametrize(
-    "page_sizes, requested",
+    "page_sizes, page_size, unserved",
     [
-        ([100, 100, 0], 3),  # a full last page costs one empty page
-        ([40, 40, 7], 3),  # silent cap at 40: the short page ends it
-        ([0], 1),
-        ([37, 0], 2),  # a short first page cannot be told from a cap: one more request
+        ([100, 100, 0], 100, 0),  # a full last page costs one empty page
+        ([100, 99, 100, 40, 0], 100, 1),  # page 2 lacks one contact (not serialisable): the walk goes on, and counts it
+        ([0], 100, 0),
+        ([37, 0], 100, 0),  # a short first page cannot be told from a cap: one more request, at what it served
     ],
 )
-def test_pages_end_on_empty_or_short_page(page_sizes, requested):
+def test_the_walk_ends_on_an_empty_page_and_counts_what_short_pages_before_it_lacked(page_sizes, page_size, unserved):
     api = ListingApi(pages_of(*page_sizes))
-    walk = ContactWalk(api, 100, {"tags": "VIP"})
-    assert list(walk.pages()) == api.pages[:requested]
-    assert api.calls == [("list", {"limit": 100, "page": page, "tags": "VIP"}) for page in range(1, requested + 1)]
-    assert walk.finished and walk.server_time == "Fri, 27 Nov 2026 04:00:00 GMT"
+    walk = ContactWalk(api, page_size, {"tags": "VIP"})
+    assert list(walk.pages()) == api.pages
+    limit_after_page_one = page_sizes[0] or page_size
+    assert api.calls == calls((1, page_size), *((page, limit_after_page_one) for page in range(2, len(page_sizes) + 1)), tags="VIP")
+    assert walk.finished and walk.unserved == unserved and walk.server_time == "Fri, 27 Nov 2026 04:00:00 GMT"
+
+
+def test_without_page_size_the_walk_asks_for_1000_and_then_for_what_the_server_serves():
+    api = ListingApi(pages_of(40, 40, 7, 0))
+    assert [len(page) for page in ContactWalk(api).pages()] == [40, 40, 7, 0]
+    assert api.calls == calls((1, 1000), (2, 40), (3, 40), (4, 40))
+
+
+@pytest.mark.parametrize("refusal, tried", [
+    ("limit must be between 1 and {}", [1000, 100]),  # the maximum the server names
+    ("page size too large", [1000, 500, 250, 100]),  # else smaller limits in turn
+])
+def test_a_refused_default_limit_gets_a_smaller_one(refusal, tried):
+    api = ListingApi(pages_of(100, 0), refuse_above=100, refusal=refusal)
+    assert [len(page) for page in ContactWalk(api).pages()] == [100, 0]
+    assert api.calls == calls(*((1, limit) for limit in tried), (2, 100))
+
+
+def test_a_refusal_that_a_smaller_limit_does_not_change_fails_with_the_servers_words_and_a_set_page_size_is_never_shrunk():
+    api = ListingApi(pages_of(5), refuse_above=0, refusal="locationId is not a valid id")
+    with pytest.raises(AirbyteTracedException, match="^The Contacts API answered HTTP 400: locationId is not a valid id$"):
+        list(ContactWalk(api).pages())
+    assert api.calls == calls((1, 1000), (1, 500))
+    api = ListingApi(pages_of(5), refuse_above=100, refusal="limit must be between 1 and {}")
+    with pytest.raises(AirbyteTracedException, match="limit must be between 1 and 100"):
+        list(ContactWalk(api, 200).pages())
+    assert api.calls == calls((1, 200))
 
 
 def test_same_page_twice_stops_the_walk():
@@ -35,19 +68,28 @@ def test_same_page_twice_stops_the_walk():
         list(ContactWalk(ListingApi([page, page]), 2).pages())
 
 
+def test_the_sentinel_search_doubles_then_halves_the_page_number():
+    api = ListingApi(pages_of(*[100] * 10, 0))
+    assert CheckedWalk._find_end(ContactWalk(api, 100)) == (10, api.pages[9])
+    assert [params["page"] for _, params in api.calls] == [1, 2, 4, 8, 16, 12, 10, 11]
+    api = ListingApi(pages_of(100, 100, 100, 30))
+    assert CheckedWalk._find_end(ContactWalk(api, 100)) == (4, api.pages[3])  # a short page is the last
+    assert [params["page"] for _, params in api.calls] == [1, 2, 4]
+
+
 def test_shared_pages_walk_the_api_once_for_two_readers():
     api = ListingApi([[{"id": "1"}], [{"id": "2", "name": "Zoë"}], []])
-    shared = SharedPages(ContactWalk(api, 1), readers=2)
+    shared = SharedPages(CheckedWalk(api, 1, {}), readers=2)
     assert list(shared.pages()) == list(shared.pages()) == api.pages
-    assert len(api.calls) == 3
+    assert [params["page"] for _, params in api.calls] == [1, 2, 4, 3, 1, 2, 3]  # the sentinel search, then the walk
 
 
 def test_an_unfinished_walk_is_not_shared():
     api = ListingApi([[{"id": "1"}], [{"id": "2"}], []])
-    shared = SharedPages(ContactWalk(api, 1), readers=2)
+    shared = SharedPages(CheckedWalk(api, 1, {}), readers=2)
     next(shared.pages())  # the first reader stops early
     assert list(shared.pages()) == api.pages  # the second walks the API itself
-    assert len(api.calls) == 4
+    assert len(api.calls) == 5 + 7
 
 
 def test_cursor_keeps_its_bound_during_the_walk_and_moves_at_the_end():

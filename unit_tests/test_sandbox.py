@@ -19,13 +19,6 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 OLD = "2020-01-01T00:00:00.000Z"
 
 
-@pytest.fixture
-def http():
-    with requests.Session() as session:
-        session.headers["x-api-key"] = KEY
-        yield session
-
-
 def ids_of(response):
     assert response.status_code == 200, response.text
     return [c["id"] for c in response.json()]
