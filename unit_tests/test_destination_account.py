@@ -2,6 +2,8 @@
 
 import logging
 
+import pytest
+
 from destination_contacts.account import Account
 from unit_tests.fakes import ListingApi
 
@@ -95,18 +97,25 @@ def test_once_the_walk_has_ended_every_record_is_matched_from_it():
     assert len(api.calls) == calls == 6
 
 
-def test_a_phone_is_searched_by_its_national_number_and_confirmed_by_e164(caplog):
+def test_a_phone_is_searched_by_its_national_number_and_confirmed_by_e164():
     pages = big_account()
-    pages[150][7] = contact(15007, "+971 50 999 1234")  # stored with spaces: no digit run matches it
     pages[160][3] = contact(16003, "+971509991235")
     pages[170][1] = {**contact(17001), "name": "Ask for 509991236"}  # the digits in a name, not a phone
     account, api = account_of(pages)
+    assert account.match(None, "+971509991235")["id"] == "c16003"
+    assert account.match(None, "+971509991236") is None
+    # The first search found a number, so searchText finds phone numbers: the miss needs no probe.
+    assert [call for call in api.calls if call[0] == "search"] == [("search", "509991235"), ("search", "509991236")]
+
+
+def test_a_miss_before_any_search_found_a_number_is_checked_once_by_a_probe(caplog):
+    account, api = account_of(big_account())
     with caplog.at_level(logging.INFO, logger="airbyte"):
-        assert account.match(None, "+971509991235")["id"] == "c16003"
         assert account.match(None, "+971509991236") is None
-    searches = [call for call in api.calls if call[0] == "search"]
-    # One search checks that phones are searchable at all (the first contact's number), then one per phone.
-    assert searches == [("search", "500000000"), ("search", "509991235"), ("search", "509991236")]
+        assert account.match(None, "+971509991237") is None
+    assert api.calls == [("list", {"limit": 100, "page": 1}), ("search", "509991236"),
+                         ("search", "500000000"),  # the probe: the first known contact's number, found
+                         ("list", {"limit": 100, "page": 2}), ("search", "509991237")]
     assert "does not find contacts by phone" not in caplog.text
 
 
@@ -116,8 +125,35 @@ def test_a_server_whose_search_ignores_phone_numbers_gets_the_walk_and_a_log_lin
         assert account.match(None, "+971500000321")["id"] == "c321"
         assert account.match(None, "+971500000499")["id"] == "c499"
     assert account.complete and account.pages == 6
-    assert [call for call in api.calls if call[0] == "search"] == [("search", "500000000")]  # the check, once
+    # The record's own search, then the probe, once; the second record is matched from the walk.
+    assert [call for call in api.calls if call[0] == "search"] == [("search", "500000321"), ("search", "500000000")]
     assert caplog.text.count("searchText does not find contacts by phone number here") == 1
+
+
+def test_a_record_with_a_stale_id_and_a_phone_reads_one_page():
+    account, api = account_of(big_account())
+    assert account.match("gone", "+971500009000")["id"] == "c9000"
+    assert api.calls == [("list", {"limit": 100, "page": 1}), ("get", "gone"), ("search", "500009000")]
+
+
+def test_a_server_that_caps_the_page_size_costs_no_extra_page():
+    """Pages of 20 where 100 were asked for: the first short page is not taken for the end of the account."""
+    account, api = account_of([[contact(page * 20 + n) for n in range(20)] for page in range(1000)])
+    assert account.match("c15000", None)["id"] == "c15000"
+    assert api.calls == [("list", {"limit": 100, "page": 1}), ("get", "c15000")]
+
+
+@pytest.mark.parametrize("pages", [0, 1, 3, 20])
+@pytest.mark.parametrize("records", [1, 2, 5, 30])
+def test_matching_costs_at_most_twice_the_cheaper_of_the_walk_and_the_look_ups(pages, records):
+    """Records by id, the last contacts first (no page read before the last shows them) and every third one absent:
+    the worst order for the walk."""
+    account, api = account_of(big_account(pages))
+    walk = pages + 1  # the full pages, then an empty one
+    wanted = [f"c{n}" if i % 3 else f"absent{n}" for i, n in enumerate(range(pages * 100 - 1, pages * 100 - 1 - records, -1))]
+    for contact_id in wanted:
+        account.match(contact_id, None)
+    assert len(api.calls) <= 2 * min(walk, records)
 
 
 def test_a_mirror_sync_reads_the_whole_account_first():
