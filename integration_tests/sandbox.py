@@ -199,7 +199,7 @@ def _positive_int(query: dict[str, str], name: str, default: int) -> int:
     return int(value)
 
 
-def _matcher(query: dict[str, str]) -> Callable[[dict], bool] | None:
+def _matcher(query: dict[str, str], search_phones: bool = True) -> Callable[[dict], bool] | None:
     tests = []
     tags = {t.strip() for t in query.get("tags", "").split(",") if t.strip()}
     if tags:
@@ -210,7 +210,7 @@ def _matcher(query: dict[str, str]) -> Callable[[dict], bool] | None:
         tests.append(lambda c: c.get("channel") == channel)
     if search := query.get("searchText", "").casefold():
         tests.append(lambda c: search in str(c.get("name") or "").casefold()
-                     or search in str(c.get("phoneNumber") or "").casefold())
+                     or (search_phones and search in str(c.get("phoneNumber") or "").casefold()))
     if not tests:
         return None
     return lambda c: all(test(c) for test in tests)
@@ -279,10 +279,12 @@ class SandboxAPI:
                  host: str = "127.0.0.1", port: int = 0, max_limit: int | None = None, default_limit: int = 20,
                  requests_per_minute: int | None = None, window_seconds: float = 60.0,
                  error_rate: float = 0.0, drop_rate: float = 0.0, drop_after_write_rate: float = 0.0,
+                 search_phones: bool = True,
                  latency_ms: float = 0.0, ignore_page: bool = False, echo_headers_in_errors: bool = False,
                  fault_seed: int = 0, clock: Callable[[], float] = time.monotonic):
         self.api_key, self.host, self.port = api_key, host, port
         self.max_limit, self.default_limit = max_limit, default_limit
+        self.search_phones = search_phones  # False: searchText matches names only, as a server that does not search phones
         self.requests_per_minute, self.window_seconds = requests_per_minute, window_seconds
         self.error_rate, self.drop_rate, self.drop_after_write_rate = error_rate, drop_rate, drop_after_write_rate
         self.latency_ms, self.ignore_page, self.echo_headers_in_errors = latency_ms, ignore_page, echo_headers_in_errors
@@ -505,7 +507,7 @@ class SandboxAPI:
         if self.ignore_page:
             page = 1
         start = (page - 1) * limit
-        matches = _matcher(query)
+        matches = _matcher(query, self.search_phones)
         if matches is None:
             return self._ordered()[start:start + limit]
         return list(islice(filter(matches, self._ordered()), start, start + limit))
