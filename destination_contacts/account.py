@@ -12,6 +12,10 @@ On top of that, on purpose:
 - The probe. `searchText` is undocumented: the first time a phone search finds nothing, and no search has found a
   number yet, the first known contact's number is searched too. Not found: the search does not look at phone numbers
   here, so the rest of the account is walked instead, and the log says so once. At most one request per sync.
+- Numbers written with separators ('+971 50 123 4567'), which a search for a run of digits cannot find. Once a page
+  shows the account writes numbers so, a number the digit search misses is searched again written the same way
+  (records.spelled_like). A spelling no page has shown is left to the API's 409 on create (writer.py: look-up, walk,
+  update); an API that created a second contact instead could not be stopped without walking the account every sync.
 
 What is known lives in a private temporary SQLite database (stdlib), not on the heap: an account can hold a million
 contacts, and memory must stay flat. SQLite keeps a small page cache and spills the rest to a temporary file it
@@ -22,12 +26,12 @@ import json
 import logging
 import sqlite3
 import threading
-from typing import Any, Iterator, List, Mapping, Optional
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 from contacts_api.http import ContactsApi
 from contacts_api.paging import ContactWalk
 from destination_contacts.plan import E164
-from destination_contacts.records import WRITABLE, e164_or_none, national_number
+from destination_contacts.records import SEPARATED, WRITABLE, e164_or_none, national_number, spelled_like
 
 logger = logging.getLogger("airbyte")
 
@@ -62,6 +66,7 @@ class Account:
         self._pages: Optional[Iterator[List[Mapping[str, Any]]]] = None
         self.complete = False  # a whole walk ended: the index is the account, plus what this sync wrote
         self._search_works: Optional[bool] = None  # whether searchText finds phone numbers; None: not seen yet
+        self._spelling: Optional[Tuple[str, str]] = None  # the first listed number written with separators, and its E.164
         self.lookups = 0
         self.pages = 0
 
@@ -105,12 +110,17 @@ class Account:
 
     def _search_phone(self, e164: str) -> bool:
         """searchText for the number's national number (the digits every spelling without separators holds in one
-        run). True when a hit has this number in E.164 (the search is text: a hit may be another number, or a name,
-        holding the digits)."""
-        self.lookups += 1
-        if any(hit[E164] == e164 for hit in self._absorb(self._api.search(national_number(e164), PAGE_SIZE))):
-            self._search_works = True
-            return True
+        run), then, if the account writes numbers with separators, for the number written that way. True once a hit
+        has this number in E.164 (the search is text: a hit may be another number, or a name, holding the digits)."""
+        texts = [national_number(e164)]
+        spelled = spelled_like(e164, *self._spelling) if self._spelling else None
+        if spelled:
+            texts.append(spelled)
+        for text in texts:
+            self.lookups += 1
+            if any(hit[E164] == e164 for hit in self._absorb(self._api.search(text, PAGE_SIZE))):
+                self._search_works = True
+                return True
         return False
 
     def _phone_search_works(self) -> bool:
@@ -158,6 +168,8 @@ class Account:
     def _absorb(self, contacts: List[Mapping[str, Any]]) -> List[dict]:
         """Contacts as the API listed them; what this sync wrote itself is newer and stays. Returns them as kept."""
         kept = [self._kept(contact) for contact in contacts if isinstance(contact.get("id"), str)]
+        if self._spelling is None:
+            self._spelling = next(((contact["phoneNumber"], contact[E164]) for contact in kept if contact[E164] and SEPARATED.search(contact["phoneNumber"])), None)
         rows = [self._row(contact) for contact in kept]
         with self._lock:
             written = {row[0] for row in rows if self._db.execute("SELECT 1 FROM written WHERE id = ?", (row[0],)).fetchone()}

@@ -143,6 +143,15 @@ def test_a_server_that_caps_the_page_size_costs_no_extra_page():
     assert api.calls == [("list", {"limit": 100, "page": 1}), ("get", "c15000")]
 
 
+def test_numbers_written_with_separators_are_searched_as_the_account_writes_them():
+    pages = big_account()
+    pages[0][3] = contact(3, "+971 50 111 2222")  # page 1 shows how this account writes numbers
+    pages[150][7] = contact(15007, "+971 50 999 1234")  # no run of digits matches it
+    account, api = account_of(pages)
+    assert account.match(None, "+971509991234")["id"] == "c15007"
+    assert api.calls == [("list", {"limit": 100, "page": 1}), ("search", "509991234"), ("search", "+971 50 999 1234")]
+
+
 @pytest.mark.parametrize("pages", [0, 1, 3, 20])
 @pytest.mark.parametrize("records", [1, 2, 5, 30])
 def test_matching_costs_at_most_twice_the_cheaper_of_the_walk_and_the_look_ups(pages, records):
