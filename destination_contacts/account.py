@@ -3,10 +3,12 @@
 Two ways to know the account: look up each record's contact (`GET /v1/contacts/{id}`, or a `searchText` search for
 the phone number, confirmed by comparing E.164 numbers), or walk the whole contact list once (W pages). A handful of
 records into a big account wants look-ups; many records want the walk. The input is a stream of unknown length and
-the account's size is unknown too, so the choice is made as the sync goes (rent or buy): a record that needs a request
-first reads one more page of the walk, then looks up what the pages read so far do not show. If the input ends first,
-the pages cost no more than the look-ups; once the walk ends, every later record is matched from it for free. Either
-way matching R such records costs at most 2 × min(W, R): twice the cheaper way alone.
+the account's size is unknown too, so the choice is made as the sync goes (rent or buy): the walk's pages are bought
+up to one per record whose contact was unknown when it was read (ahead of the match, `expect`, or at its match), and
+a record looks up what the pages read so far do not show. If the input ends first, the pages cost no more than the
+look-ups; once the walk ends, every later record is matched from it for free. Either way matching R records costs at
+most 2 × min(W, R): twice the cheaper way alone. An input whose records read ahead outnumber the walk (700 records
+into 20,000 contacts: 201 pages) buys the whole walk at its first record, and looks nothing up: the floor exactly.
 
 On top of that, on purpose:
 - The probe. `searchText` is undocumented: the first time a phone search finds nothing, and no search has found a
@@ -26,6 +28,7 @@ import json
 import logging
 import sqlite3
 import threading
+from collections import Counter
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 from contacts_api.http import ContactsApi
@@ -67,31 +70,56 @@ class Account:
         self.complete = False  # a whole walk ended: the index is the account, plus what this sync wrote
         self._search_works: Optional[bool] = None  # whether searchText finds phone numbers; None: not seen yet
         self._spelling: Optional[Tuple[str, str]] = None  # the first listed number written with separators, and its E.164
+        self._coming: Counter = Counter()  # first keys of the records read ahead, unknown then, not matched yet
+        self._demand = 0  # records whose contact was unknown when read: the pages the walk may cost
         self.lookups = 0
         self.pages = 0
 
     # --- main thread: matching ---------------------------------------------------------------------------------
 
+    def expect(self, contact_id: Optional[str], phone: Optional[str], by: tuple = ("id", "phone")) -> None:
+        """A record read ahead of the one being matched. If its contact is unknown, it is a look-up to come, against
+        which the walk's pages may be bought now (once per contact: a second record of it will find it known)."""
+        key = _first_key(contact_id, phone, by)
+        if key is not None and not self.complete and self._find(*key) is None and not self._absent(*key):
+            with self._lock:
+                self._demand += key not in self._coming
+                self._coming[key] += 1
+
     def match(self, contact_id: Optional[str], phone: Optional[str], by: tuple = ("id", "phone")) -> Optional[dict]:
         """The contact a record means: by id when given, else by E.164 phone (the first contact known with it).
-        Spends requests only on what this sync does not know yet: one page of the walk, then the look-ups."""
+        Spends requests only on what this sync does not know yet: the walk's pages it may buy, then the look-ups."""
         if self._walk_first and not self.complete:
             self.walk_to_end()
-        paged = False
+        first = _first_key(contact_id, phone, by)
+        with self._lock:
+            expected = first in self._coming
+            if expected:
+                self._coming[first] -= 1
+                if not self._coming[first]:
+                    del self._coming[first]
+        bought = False
         for kind, key in (("id", contact_id), ("phone", phone)):
             if not key or kind not in by:
                 continue
             found = self._find(kind, key)
             if found is None and not (self.complete or self._absent(kind, key)):
-                if not paged:  # one page per record, not per key: a stale id and a phone are one record
-                    paged = True
-                    self._next_page()
+                if not bought:  # once per record, not per key: a stale id and a phone are one record
+                    bought = True
+                    self._demand += not expected
+                    self._buy_pages()
                     found = self._find(kind, key)
                 if found is None and not self.complete:
                     found = self.look_up(kind, key)
             if found is not None:
                 return found
         return None
+
+    def _buy_pages(self) -> None:
+        """Pages of the walk up to the demand: a page that shows a record saves its look-up, one that does not is rent
+        paid towards the walk."""
+        while not self.complete and self.pages < self._demand:
+            self._next_page()
 
     def look_up(self, kind: str, key: str) -> Optional[dict]:
         """The requests for one key: `GET /v1/contacts/{id}`, or the searches for a phone number. What they find is
@@ -265,3 +293,10 @@ class Account:
     @staticmethod
     def _row(kept: dict) -> tuple:
         return kept["id"], kept[E164], json.dumps(kept, separators=(",", ":"))
+
+
+def _first_key(contact_id: Optional[str], phone: Optional[str], by: tuple) -> Optional[Tuple[str, str]]:
+    """The key a record is matched by first: its id, else its phone."""
+    if contact_id and "id" in by:
+        return "id", contact_id
+    return ("phone", phone) if phone and "phone" in by else None

@@ -152,6 +152,38 @@ def test_numbers_written_with_separators_are_searched_as_the_account_writes_them
     assert api.calls == [("list", {"limit": 100, "page": 1}), ("search", "509991234"), ("search", "+971 50 999 1234")]
 
 
+def test_records_read_ahead_that_outnumber_the_walk_buy_it_at_once():
+    account, api = account_of(big_account(pages=3))  # 4 requests to walk
+    for n in range(10):
+        account.expect(f"new{n}", None)  # none of them in the account: no page shows them
+    assert account.match("new0", None) is None
+    assert api.calls == [("list", {"limit": 100, "page": page}) for page in (1, 2, 3, 4)] and account.complete
+    assert not any(account.match(f"new{n}", None) for n in range(1, 10)) and len(api.calls) == 4
+
+
+def test_pages_are_bought_up_to_one_per_contact_unknown_when_read_and_what_they_show_needs_no_look_up():
+    account, api = account_of(big_account())
+    account.expect("c20", None)
+    account.expect(None, "+971500000120")
+    account.expect("c9000", None)
+    account.expect("c20", None)  # a second record of one contact: it will find it known
+    assert account.match("c250", None)["id"] == "c250"  # not read ahead: one more
+    # 4 pages for 4 contacts: pages 1 to 3 show c20, c120 and c250, which need no look-up.
+    assert api.calls == [("list", {"limit": 100, "page": page}) for page in (1, 2, 3, 4)]
+    assert [account.match(*keys)["id"] for keys in (("c20", None), (None, "+971500000120"), ("c9000", None), ("c20", None))] == ["c20", "c120", "c9000", "c20"]
+    assert api.calls[4:] == [("get", "c9000")]
+
+
+def test_records_already_known_or_absent_are_not_look_ups_to_come():
+    account, api = account_of(big_account())
+    account.match("c5", None)
+    account.match("missing", None)
+    account.expect("c5", None)
+    account.expect("missing", None)
+    account.match("c9000", None)
+    assert api.calls[-2:] == [("list", {"limit": 100, "page": 3}), ("get", "c9000")]
+
+
 @pytest.mark.parametrize("pages", [0, 1, 3, 20])
 @pytest.mark.parametrize("records", [1, 2, 5, 30])
 def test_matching_costs_at_most_twice_the_cheaper_of_the_walk_and_the_look_ups(pages, records):
