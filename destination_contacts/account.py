@@ -70,8 +70,10 @@ class Account:
         self.complete = False  # a whole walk ended: the index is the account, plus what this sync wrote
         self._search_works: Optional[bool] = None  # whether searchText finds phone numbers; None: not seen yet
         self._spelling: Optional[Tuple[str, str]] = None  # the first listed number written with separators, and its E.164
-        self._coming: Counter = Counter()  # first keys of the records read ahead, unknown then, not matched yet
-        self._demand = 0  # records whose contact was unknown when read: the pages the walk may cost
+        # The main thread's alone: first keys of the records read ahead, unknown then, not matched yet; and how many
+        # records were unknown when read, the pages the walk may cost.
+        self._coming: Counter = Counter()
+        self._demand = 0
         self.lookups = 0
         self.pages = 0
 
@@ -82,9 +84,8 @@ class Account:
         which the walk's pages may be bought now (once per contact: a second record of it will find it known)."""
         key = _first_key(contact_id, phone, by)
         if key is not None and not self.complete and self._find(*key) is None and not self._absent(*key):
-            with self._lock:
-                self._demand += key not in self._coming
-                self._coming[key] += 1
+            self._demand += key not in self._coming
+            self._coming[key] += 1
 
     def match(self, contact_id: Optional[str], phone: Optional[str], by: tuple = ("id", "phone")) -> Optional[dict]:
         """The contact a record means: by id when given, else by E.164 phone (the first contact known with it).
@@ -92,12 +93,11 @@ class Account:
         if self._walk_first and not self.complete:
             self.walk_to_end()
         first = _first_key(contact_id, phone, by)
-        with self._lock:
-            expected = first in self._coming
-            if expected:
-                self._coming[first] -= 1
-                if not self._coming[first]:
-                    del self._coming[first]
+        expected = first in self._coming
+        if expected:
+            self._coming[first] -= 1
+            if not self._coming[first]:
+                del self._coming[first]
         bought = False
         for kind, key in (("id", contact_id), ("phone", phone)):
             if not key or kind not in by:
@@ -157,12 +157,21 @@ class Account:
         find phone numbers here: the caller walks the account instead, and the log says so once."""
         with self._probe_lock:
             if self._search_works is None:
-                with self._lock:
-                    row = self._db.execute("SELECT e164 FROM contacts WHERE e164 IS NOT NULL ORDER BY seq LIMIT 1").fetchone()
-                self._search_works = row is not None and self._search_phone(row[0])
+                number = self._a_known_number()
+                # No number in the whole account: a miss is the truth, whatever the search does.
+                self._search_works = number is None or self._search_phone(number)
                 if not self._search_works:
                     logger.warning("The Contacts API's searchText does not find contacts by phone number here: reading the whole account to match records by phone instead")
             return self._search_works
+
+    def _a_known_number(self) -> Optional[str]:
+        """The first known contact's number (E.164); the walk's next pages until one shows a number."""
+        while True:
+            with self._lock:
+                row = self._db.execute("SELECT e164 FROM contacts WHERE e164 IS NOT NULL ORDER BY seq LIMIT 1").fetchone()
+            if row is not None or self.complete:
+                return row[0] if row else None
+            self._next_page()
 
     # --- walks ---------------------------------------------------------------------------------------------------
 

@@ -119,6 +119,15 @@ def test_a_miss_before_any_search_found_a_number_is_checked_once_by_a_probe(capl
     assert "does not find contacts by phone" not in caplog.text
 
 
+def test_the_probe_reads_the_next_page_when_no_page_read_shows_a_number():
+    pages = big_account()
+    pages[0] = [{"id": f"c{n}", "name": f"Contact {n}", "tags": []} for n in range(100)]  # no phone numbers
+    account, api = account_of(pages)
+    assert account.match(None, "+971509991236") is None
+    assert api.calls == [("list", {"limit": 100, "page": 1}), ("search", "509991236"),
+                         ("list", {"limit": 100, "page": 2}), ("search", "500000100")]
+
+
 def test_a_server_whose_search_ignores_phone_numbers_gets_the_walk_and_a_log_line(caplog):
     account, api = account_of(big_account(pages=5), phone_search=False)
     with caplog.at_level(logging.INFO, logger="airbyte"):
