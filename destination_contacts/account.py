@@ -175,11 +175,11 @@ class Account:
 
     # --- walks ---------------------------------------------------------------------------------------------------
 
-    def _next_page(self) -> int:
-        """Reads the next page of the walk; returns its length (0 once the walk has ended)."""
+    def _next_page(self) -> None:
+        """Reads the next page of the walk, if it has not ended."""
         with self._walk_lock:
             if self.complete:
-                return 0
+                return
             if self._walk is None:
                 self._walk = ContactWalk(self._api, PAGE_SIZE)
                 self._pages = self._walk.pages()
@@ -189,7 +189,6 @@ class Account:
             if self._walk.finished:
                 self._walk = self._pages = None
                 self.complete = True
-            return len(page)
 
     def walk_to_end(self) -> None:
         """The rest of the walk; once complete, a fresh one (a 409 says the account holds a phone we do not know)."""
