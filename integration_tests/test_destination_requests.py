@@ -50,20 +50,20 @@ def assert_summary_counts_the_requests(run, api):
     assert (full_summary(run)["requests"], full_summary(run)["share_of_daily_quota"]) == (received, f"{received / 144_000:.2%}")
 
 
-# --- issue point 1: within twice the floor; large inputs within 1.1 × -----------------------------------------------
+# --- issue point 1: within twice the floor; large inputs at the floor -------------------------------------------
 
 
 def test_seven_records_into_20k_contacts_cost_a_page_and_a_look_up_each(sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=20_000, seed=1)
     contacts = api.snapshot()
-    # Contacts far past the pages the sync reads (1 to 7): each needs its look-up.
+    # 7 pages are bought for the 7 records read ahead, none known; the contacts are far past them, so each is looked up.
     run = write(api, tmp_path, UPSERT,
                 changed(contacts[9_000], by="phone"), changed(contacts[12_000], by="phone"),
                 changed(contacts[15_000]), changed(contacts[18_000]), changed(contacts[19_000]),
                 new(1), unchanged(contacts[17_000]), **FAST)
     assert run.returncode == 0, run.stderr
     assert summary(run) == counts(created=1, updated=5, unchanged=1)
-    # A page of the walk and a look-up per record: 3 searches (2 hits, then a miss the hits vouch for), 4 GETs.
+    # 3 searches (2 hits, then a miss the hits vouch for: no probe) and 4 GETs.
     assert kinds(api) == {"page": 7, "search": 3, "get": 4, "PUT": 5, "POST": 1}
     floor = 6 + min(walk(20_000), 7)  # 6 writes: the unchanged record needs none
     assert len(api.requests) == 20 <= 2 * floor
@@ -113,7 +113,8 @@ def test_a_server_whose_search_ignores_phones_gets_the_walk_said_once_and_nothin
     run = write(api, tmp_path, UPSERT, *messages, **FAST)
     assert run.returncode == 0, run.stderr
     assert summary(run) == counts(created=1, updated=3, unchanged=1)
-    # Page 1, the first record's search, the probe (contact 0's number: not found either), then the rest of the walk.
+    # Pages 1 to 5 for the 5 records read ahead, the first record's search, the probe (contact 0's number: not found
+    # either), then the rest of the walk, from which every record is matched.
     assert kinds(api) == {"page": walk(2_000), "search": 2, "PUT": 3, "POST": 1}
     assert sum("searchText does not find contacts by phone number" in line for line in run.logs) == 1
     as_set(api.snapshot())  # no phone twice
