@@ -193,17 +193,22 @@ def test_records_already_known_or_absent_are_not_look_ups_to_come():
     assert api.calls[-2:] == [("list", {"limit": 100, "page": 3}), ("get", "c9000")]
 
 
+@pytest.mark.parametrize("read_ahead", [False, True])
 @pytest.mark.parametrize("pages", [0, 1, 3, 20])
 @pytest.mark.parametrize("records", [1, 2, 5, 30])
-def test_matching_costs_at_most_twice_the_cheaper_of_the_walk_and_the_look_ups(pages, records):
+def test_matching_costs_at_most_twice_the_cheaper_of_the_walk_and_the_look_ups(pages, records, read_ahead):
     """Records by id, the last contacts first (no page read before the last shows them) and every third one absent:
-    the worst order for the walk."""
+    the worst order for the walk; met one at a time, or all read ahead of the first match."""
     account, api = account_of(big_account(pages))
     walk = pages + 1  # the full pages, then an empty one
     wanted = [f"c{n}" if i % 3 else f"absent{n}" for i, n in enumerate(range(pages * 100 - 1, pages * 100 - 1 - records, -1))]
+    for contact_id in wanted if read_ahead else ():
+        account.expect(contact_id, None)
     for contact_id in wanted:
         account.match(contact_id, None)
     assert len(api.calls) <= 2 * min(walk, records)
+    if read_ahead and records >= walk:
+        assert len(api.calls) == walk  # the walk alone: bought at the first record
 
 
 def test_a_mirror_sync_reads_the_whole_account_first():
