@@ -1,12 +1,23 @@
 """The match step: which contact of the account a record means, for the fewest requests.
 
 Two ways to know the account: look up each record's contact (`GET /v1/contacts/{id}`, or a `searchText` search for
-the phone number, confirmed by comparing E.164 numbers), or walk the whole contact list once. A handful of records
-into a big account wants look-ups; many records want the walk. The input is a stream of unknown length and the
-account's size is unknown too, so the choice is made as the sync goes (rent or buy): every look-up is paired with one
-page of the walk. If the input ends first, the look-ups were cheaper and the walk cost no more than they did; if the
-walk ends first, every later record is matched from it for free. Either way the sync spends at most twice what the
-cheaper way alone would have.
+the phone number, confirmed by comparing E.164 numbers), or walk the whole contact list once (W pages). A handful of
+records into a big account wants look-ups; many records want the walk. The input is a stream of unknown length and
+the account's size is unknown too, so the choice is made as the sync goes (rent or buy): the walk's pages are bought
+up to one per record whose contact was unknown when it was read (ahead of the match, `expect`, or at its match), and
+a record looks up what the pages read so far do not show. If the input ends first, the pages cost no more than the
+look-ups; once the walk ends, every later record is matched from it for free. Either way matching R records costs at
+most 2 × min(W, R): twice the cheaper way alone. An input whose records read ahead outnumber the walk (700 records
+into 20,000 contacts: 201 pages) buys the whole walk at its first record, and looks nothing up: the floor exactly.
+
+On top of that, on purpose:
+- The probe. `searchText` is undocumented: the first time a phone search finds nothing, and no search has found a
+  number yet, the first known contact's number is searched too. Not found: the search does not look at phone numbers
+  here, so the rest of the account is walked instead, and the log says so once. At most one request per sync.
+- Numbers written with separators ('+971 50 123 4567'), which a search for a run of digits cannot find. Once a page
+  shows the account writes numbers so, a number the digit search misses is searched again written the same way
+  (records.spelled_like). A spelling no page has shown is left to the API's 409 on create (writer.py: look-up, walk,
+  update); an API that created a second contact instead could not be stopped without walking the account every sync.
 
 What is known lives in a private temporary SQLite database (stdlib), not on the heap: an account can hold a million
 contacts, and memory must stay flat. SQLite keeps a small page cache and spills the rest to a temporary file it
@@ -17,12 +28,13 @@ import json
 import logging
 import sqlite3
 import threading
-from typing import Any, Iterator, List, Mapping, Optional
+from collections import Counter
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 from contacts_api.http import ContactsApi
 from contacts_api.paging import ContactWalk
 from destination_contacts.plan import E164
-from destination_contacts.records import WRITABLE, e164_or_none, national_number
+from destination_contacts.records import SEPARATED, WRITABLE, e164_or_none, national_number, spelled_like
 
 logger = logging.getLogger("airbyte")
 
@@ -52,80 +64,122 @@ class Account:
         )
         self._lock = threading.RLock()  # the connection
         self._walk_lock = threading.Lock()  # one walk at a time
+        self._probe_lock = threading.Lock()  # one probe per sync
         self._walk: Optional[ContactWalk] = None
         self._pages: Optional[Iterator[List[Mapping[str, Any]]]] = None
         self.complete = False  # a whole walk ended: the index is the account, plus what this sync wrote
-        self._search_works: Optional[bool] = None
+        self._search_works: Optional[bool] = None  # whether searchText finds phone numbers; None: not seen yet
+        self._spelling: Optional[Tuple[str, str]] = None  # the first listed number written with separators, and its E.164
+        # The main thread's alone: first keys of the records read ahead, unknown then, not matched yet; and how many
+        # records were unknown when read, the pages the walk may cost.
+        self._coming: Counter = Counter()
+        self._demand = 0
         self.lookups = 0
         self.pages = 0
 
     # --- main thread: matching ---------------------------------------------------------------------------------
 
+    def expect(self, contact_id: Optional[str], phone: Optional[str], by: tuple = ("id", "phone")) -> None:
+        """A record read ahead of the one being matched. If its contact is unknown, it is a look-up to come, against
+        which the walk's pages may be bought now (once per contact: a second record of it will find it known)."""
+        key = _first_key(contact_id, phone, by)
+        if key is not None and not self.complete and self._find(*key) is None and not self._absent(*key):
+            self._demand += key not in self._coming
+            self._coming[key] += 1
+
     def match(self, contact_id: Optional[str], phone: Optional[str], by: tuple = ("id", "phone")) -> Optional[dict]:
         """The contact a record means: by id when given, else by E.164 phone (the first contact known with it).
-        Spends requests only on what this sync does not know yet."""
+        Spends requests only on what this sync does not know yet: the walk's pages it may buy, then the look-ups."""
         if self._walk_first and not self.complete:
             self.walk_to_end()
-        found = self._match("id", contact_id) if contact_id and "id" in by else None
-        if found is None and phone and "phone" in by:
-            found = self._match("phone", phone)
-        return found
+        first = _first_key(contact_id, phone, by)
+        expected = first in self._coming
+        if expected:
+            self._coming[first] -= 1
+            if not self._coming[first]:
+                del self._coming[first]
+        bought = False
+        for kind, key in (("id", contact_id), ("phone", phone)):
+            if not key or kind not in by:
+                continue
+            found = self._find(kind, key)
+            if found is None and not (self.complete or self._absent(kind, key)):
+                if not bought:  # once per record, not per key: a stale id and a phone are one record
+                    bought = True
+                    self._demand += not expected
+                    self._buy_pages()
+                    found = self._find(kind, key)
+                if found is None and not self.complete:
+                    found = self.look_up(kind, key)
+            if found is not None:
+                return found
+        return None
 
-    def _match(self, kind: str, key: str) -> Optional[dict]:
-        found = self.find(key, None) if kind == "id" else self.find(None, key)
-        if found is not None or self.complete or self._absent(kind, key):
-            return found
-        # One page of the walk for each look-up: rent or buy. A first page shorter than asked for is most likely the
-        # whole account (or a server's cap, which the second page shows): one more page rather than look-ups.
-        if self._next_page() < PAGE_SIZE and self.pages == 1:
+    def _buy_pages(self) -> None:
+        """Pages of the walk up to the demand: a page that shows a record saves its look-up, one that does not is rent
+        paid towards the walk."""
+        while not self.complete and self.pages < self._demand:
             self._next_page()
-        found = self.find(key, None) if kind == "id" else self.find(None, key)
-        if found is not None or self.complete:
-            return found
-        if kind == "phone" and not self._phone_search_works():
-            return self.find(None, key)  # the walk has ended
-        return self.look_up(kind, key)
 
     def look_up(self, kind: str, key: str) -> Optional[dict]:
-        """One request for one key; what it finds is remembered, and so is a miss."""
-        self.lookups += 1
+        """The requests for one key: `GET /v1/contacts/{id}`, or the searches for a phone number. What they find is
+        remembered, and so is a miss."""
         if kind == "id":
+            self.lookups += 1
             contact = self._api.get(key)
-            hits = [contact] if contact is not None and isinstance(contact.get("id"), str) else []
-        else:
-            hits = [hit for hit in self._api.search(national_number(key), PAGE_SIZE) if isinstance(hit.get("id"), str)]
+            self._absorb([contact] if contact is not None else [])
+        elif not self._search_phone(key) and not self._phone_search_works():
+            self._walk_rest()
         with self._lock:
-            self._absorb(hits)
-            found = self.find(key, None) if kind == "id" else self.find(None, key)
+            found = self._find(kind, key)
             if found is None:
                 self._db.execute("INSERT OR IGNORE INTO absent (key) VALUES (?)", (f"{kind}:{key}",))
         return found
 
+    def _search_phone(self, e164: str) -> bool:
+        """searchText for the number's national number (the digits every spelling without separators holds in one
+        run), then, if the account writes numbers with separators, for the number written that way. True once a hit
+        has this number in E.164 (the search is text: a hit may be another number, or a name, holding the digits)."""
+        texts = [national_number(e164)]
+        spelled = spelled_like(e164, *self._spelling) if self._spelling else None
+        if spelled:
+            texts.append(spelled)
+        for text in texts:
+            self.lookups += 1
+            if any(hit[E164] == e164 for hit in self._absorb(self._api.search(text, PAGE_SIZE))):
+                self._search_works = True
+                return True
+        return False
+
     def _phone_search_works(self) -> bool:
-        """`searchText` is undocumented: before trusting a miss, check once that it finds a contact known to exist
-        by its phone number. If it does not, the whole account is read instead, and the log says so."""
-        if self._search_works is None:
+        """Whether a search that found nothing means the number is absent. Until a search has found a number, the
+        first known contact's number is searched once (the probe); if that is not found either, the search does not
+        find phone numbers here: the caller walks the account instead, and the log says so once."""
+        with self._probe_lock:
+            if self._search_works is None:
+                number = self._a_known_number()
+                # No number in the whole account: a miss is the truth, whatever the search does.
+                self._search_works = number is None or self._search_phone(number)
+                if not self._search_works:
+                    logger.warning("The Contacts API's searchText does not find contacts by phone number here: reading the whole account to match records by phone instead")
+            return self._search_works
+
+    def _a_known_number(self) -> Optional[str]:
+        """The first known contact's number (E.164); the walk's next pages until one shows a number."""
+        while True:
             with self._lock:
-                row = self._db.execute("SELECT id, e164 FROM contacts WHERE e164 IS NOT NULL ORDER BY seq LIMIT 1").fetchone()
-            if row is not None:
-                self.lookups += 1
-                hits = self._api.search(national_number(row[1]), PAGE_SIZE)
-                self._search_works = any(hit.get("id") == row[0] for hit in hits)
-            else:
-                self._search_works = False
-            if not self._search_works:
-                logger.info("The Contacts API's searchText does not find contacts by phone number here: reading the whole account to match records by phone instead")
-        if not self._search_works:
-            self.walk_to_end()
-        return self._search_works
+                row = self._db.execute("SELECT e164 FROM contacts WHERE e164 IS NOT NULL ORDER BY seq LIMIT 1").fetchone()
+            if row is not None or self.complete:
+                return row[0] if row else None
+            self._next_page()
 
     # --- walks ---------------------------------------------------------------------------------------------------
 
-    def _next_page(self) -> int:
-        """Reads the next page of the walk; returns its length (0 once the walk has ended)."""
+    def _next_page(self) -> None:
+        """Reads the next page of the walk, if it has not ended."""
         with self._walk_lock:
             if self.complete:
-                return 0
+                return
             if self._walk is None:
                 self._walk = ContactWalk(self._api)
                 self._pages = self._walk.pages()
@@ -135,26 +189,31 @@ class Account:
             if self._walk.finished:
                 self._walk = self._pages = None
                 self.complete = True
-            return len(page)
 
     def walk_to_end(self) -> None:
         """The rest of the walk; once complete, a fresh one (a 409 says the account holds a phone we do not know)."""
         with self._walk_lock:
-            if self.complete:
-                self.complete = False
+            self.complete = False
+        self._walk_rest()
+
+    def _walk_rest(self) -> None:
         while not self.complete:
             self._next_page()
         self._log_shared_phones()
 
-    def _absorb(self, contacts: List[Mapping[str, Any]]) -> None:
-        """Contacts as the API listed them; what this sync wrote itself is newer and stays."""
-        rows = [self._row(self._kept(contact)) for contact in contacts if isinstance(contact.get("id"), str)]
+    def _absorb(self, contacts: List[Mapping[str, Any]]) -> List[dict]:
+        """Contacts as the API listed them; what this sync wrote itself is newer and stays. Returns them as kept."""
+        kept = [self._kept(contact) for contact in contacts if isinstance(contact.get("id"), str)]
+        if self._spelling is None:
+            self._spelling = next(((contact["phoneNumber"], contact[E164]) for contact in kept if contact[E164] and SEPARATED.search(contact["phoneNumber"])), None)
+        rows = [self._row(contact) for contact in kept]
         with self._lock:
             written = {row[0] for row in rows if self._db.execute("SELECT 1 FROM written WHERE id = ?", (row[0],)).fetchone()}
             self._db.executemany(
                 "INSERT INTO contacts (id, e164, kept) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET e164 = excluded.e164, kept = excluded.kept",
                 [row for row in rows if row[0] not in written],
             )
+        return kept
 
     def _log_shared_phones(self) -> None:
         with self._lock:
@@ -224,6 +283,9 @@ class Account:
         """Removes the temporary database."""
         self._db.close()
 
+    def _find(self, kind: str, key: str) -> Optional[dict]:
+        return self.find(key, None) if kind == "id" else self.find(None, key)
+
     def _absent(self, kind: str, key: str) -> bool:
         with self._lock:
             return self._db.execute("SELECT 1 FROM absent WHERE key = ?", (f"{kind}:{key}",)).fetchone() is not None
@@ -239,3 +301,10 @@ class Account:
     @staticmethod
     def _row(kept: dict) -> tuple:
         return kept["id"], kept[E164], json.dumps(kept, separators=(",", ":"))
+
+
+def _first_key(contact_id: Optional[str], phone: Optional[str], by: tuple) -> Optional[Tuple[str, str]]:
+    """The key a record is matched by first: its id, else its phone."""
+    if contact_id and "id" in by:
+        return "id", contact_id
+    return ("phone", phone) if phone and "phone" in by else None

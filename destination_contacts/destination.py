@@ -3,16 +3,17 @@
     input (messages.py) → route (modes.py) → check (records.py) → match (account.py)
         → plan and write, in the contact's lane (writer.py, plan.py, lanes.py) → report and state (report.py)
 
-A state is echoed, as it came and with its record counts, once every record before it is written or rejected; a
-summary closes every sync."""
+Route and check run up to AHEAD records ahead of the match, so that the match step knows how many look-ups are coming
+(Account.expect). A state is echoed, as it came and with its record counts, once every record before it is written or
+rejected; a summary closes every sync."""
 
 import argparse
 import dataclasses
 import json
 import logging
 import sys
-from collections import Counter
-from typing import Any, Iterable, Iterator, List, Mapping, Optional, Union
+from collections import Counter, deque
+from typing import Any, Deque, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from airbyte_cdk.destinations import Destination
 from airbyte_cdk.exception_handler import init_uncaught_exception_handler
@@ -47,6 +48,9 @@ from destination_contacts.writer import Writer, lane_keys
 logger = logging.getLogger("airbyte")
 
 UNKNOWN_STREAM = "record_of_unknown_stream"
+# Records read, routed and checked ahead of the one being matched. Never past a state message: its echo must not wait
+# for input that may be slow to come.
+AHEAD = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +123,15 @@ class DestinationContacts(Destination):
         return typed
 
 
+@dataclasses.dataclass(frozen=True)
+class Checked:
+    """A record after the route and check steps: where it goes, what it asks for, or why it cannot be written."""
+
+    route: Optional[Route]
+    record: Union[ContactRecord, TagRecord, None] = None
+    rejected: Optional[Rejected] = None
+
+
 class Sync:
     """One `write`: the pipeline's parts, and a record's way through them."""
 
@@ -139,7 +152,7 @@ class Sync:
         try:
             for note in self._notes():
                 yield _log(note)
-            for incoming in messages:
+            for incoming, checked in self._read_ahead(messages):
                 if incoming.state is not None:
                     yield from _warnings(self.lanes.flush())
                     self.mirror.state()
@@ -150,7 +163,7 @@ class Sync:
                     self._records_seen[incoming.stream] += 1
                     self.report.received(incoming.stream)
                     ordinal_in_stream = self._records_seen[incoming.stream] if incoming.stream[1] is not None else None
-                    yield from _warnings(self.record(incoming, Position(incoming.stream, ordinal_in_stream, incoming.line)))
+                    yield from _warnings(self.record(incoming, checked, Position(incoming.stream, ordinal_in_stream, incoming.line)))
             yield from _warnings(self.lanes.flush())
             yield from self.delete_absent()
         except Exception as error:
@@ -166,33 +179,59 @@ class Sync:
         if failure:
             raise failure
 
-    def record(self, incoming: Incoming, position: Position) -> Iterator[str]:
+    def _read_ahead(self, messages: Iterable[Incoming]) -> Iterator[Tuple[Incoming, Optional[Checked]]]:
+        """The input, each record routed and checked, up to AHEAD records ahead of the one being matched (never past a
+        state message). The records ahead that will look their contact up are announced to the match step."""
+        waiting: Deque[Tuple[Incoming, Optional[Checked]]] = deque()
+        for incoming in messages:
+            checked = None if incoming.state is not None or incoming.complete else self._check(incoming)
+            if checked and checked.rejected is None and self._looks_up(checked.route):
+                self.account.expect(checked.record.id, checked.record.phone, checked.route.match_by)
+            waiting.append((incoming, checked))
+            if incoming.state is not None:
+                yield from _drain(waiting)
+            elif len(waiting) > AHEAD:
+                yield waiting.popleft()
+        yield from _drain(waiting)
+
+    def _check(self, incoming: Incoming) -> Checked:
         route: Optional[Route] = route_of(self.routes, incoming.stream)
-        self.mirror.record(route)
-        in_mirror = route is not None and route.mirror
+        record: Union[ContactRecord, TagRecord, None] = None
         try:
             if incoming.problem:
                 raise Rejected(incoming.problem)
             if route is None:
                 raise Rejected(f"stream '{incoming.stream[1]}' is not in the configured catalog", UNKNOWN_STREAM)
             if route.object == CONTACT_TAGS:
-                record: Union[ContactRecord, TagRecord] = tag_record(incoming.data, self.config.default_region)
+                record = tag_record(incoming.data, self.config.default_region)
             else:
                 record = contact_record(incoming.data, self.config.default_region)
-                self.report.ignored_fields.update(record.ignored)
             route.check(record)
-            current = self._match(record, route)
         except Rejected as rejected:
-            return self.lanes.reject(position, incoming.data, rejected, in_mirror)
+            return Checked(route, record, rejected)
+        return Checked(route, record)
+
+    def record(self, incoming: Incoming, checked: Checked, position: Position) -> Iterator[str]:
+        route, record = checked.route, checked.record
+        self.mirror.record(route)
+        in_mirror = route is not None and route.mirror
+        if isinstance(record, ContactRecord):
+            self.report.ignored_fields.update(record.ignored)
+        if checked.rejected:
+            return self.lanes.reject(position, incoming.data, checked.rejected, in_mirror)
+        current = self._match(record, route)
         keys = lane_keys(record, current)
         if route.object == CONTACT_TAGS:
             return self.lanes.gather(position, incoming.data, keys, record, add=route.operation.action == "add_tag")
         creates = current is None and route.operation.if_missing == "create"
         return self.lanes.write(position, incoming.data, keys, lambda outcome: self.writer.write_contact(record, route, outcome), in_mirror, creates)
 
-    def _match(self, record: Union[ContactRecord, TagRecord], route: Route) -> Optional[dict]:
+    def _looks_up(self, route: Route) -> bool:
         # Insert learns of an existing contact from the API's 409; a dry run sees no 409, so it looks.
-        if not (route.operation.looks_up or self.config.dry_run):
+        return route.operation.looks_up or self.config.dry_run
+
+    def _match(self, record: Union[ContactRecord, TagRecord], route: Route) -> Optional[dict]:
+        if not self._looks_up(route):
             return None
         if record.id and "id" in route.match_by and self.lanes.creating and self.account.find(record.id, None) is None:
             # An id nobody knows yet may be one this sync is creating right now: wait, as a sequential sync would
@@ -245,6 +284,11 @@ def _parse_args(args: List[str]) -> argparse.Namespace:
     write.add_argument("--config", required=True, help="path to the JSON configuration file")
     write.add_argument("--catalog", required=True, help="path to the configured catalog JSON file")
     return parser.parse_args(args)
+
+
+def _drain(waiting: Deque) -> Iterator:
+    while waiting:
+        yield waiting.popleft()
 
 
 def _warnings(lines: Iterable[str]) -> Iterator[AirbyteMessage]:

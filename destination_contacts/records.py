@@ -1,6 +1,8 @@
 """What an input record asks for, checked and normalised before anything is looked up or sent; phone numbers as the
 match key (every form of one number becomes the same E.164 string)."""
 
+import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Tuple
 
@@ -14,6 +16,8 @@ WRITABLE = {"name": str, "phoneNumber": str, "stage": str, "notes": str, "locati
 TYPE_NAMES = {str: "a string", dict: "an object"}
 # A number written without +country code can only be read with a default country, which is config, not data.
 NEEDS_REGION = "phone_needs_default_region"
+# Digits split by something else ('+971 50 123 4567', '(050) 123-4567'): no search for a run of digits matches them.
+SEPARATED = re.compile(r"\d\D+\d")
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,22 @@ def e164_or_none(raw: object, default_region: Optional[str]) -> Optional[str]:
 def national_number(e164: str) -> str:
     """The digits after the country code: the part of a number that every way of storing it spells out in full."""
     return str(phonenumbers.parse(e164).national_number)
+
+
+def spelled_like(e164: str, example: str, example_e164: str) -> Optional[str]:
+    """`e164` written digit for digit the way `example` writes `example_e164`: '+971 50 123 4567' (+971501234567)
+    gives '+971 50 999 1234' for +971509991234, '050-123-4567' gives '050-999-1234'. None for a number of another
+    country or length, which that spelling does not fit."""
+    number, model = phonenumbers.parse(e164), phonenumbers.parse(example_e164)
+    if (number.country_code, len(e164)) != (model.country_code, len(example_e164)):
+        return None
+    written = "".join(char for char in example if char.isdecimal())
+    # The written digits end with the number's own; what comes before them (a country code, a trunk 0) stays as written.
+    shared = len(os.path.commonprefix([written[::-1], example_e164[:0:-1]]))
+    if shared < len(str(model.national_number)):
+        return None  # the example does not spell out its number's digits in order
+    digits = iter(written[: len(written) - shared] + e164[len(e164) - shared :])
+    return "".join(next(digits) if char.isdecimal() else char for char in example)
 
 
 def is_region(code: str) -> bool:

@@ -203,7 +203,7 @@ def _positive_int(query: dict[str, str], name: str, default: int) -> int:
     return int(value)
 
 
-def _matcher(query: dict[str, str]) -> Callable[[dict], bool] | None:
+def _matcher(query: dict[str, str], search_phones: bool = True) -> Callable[[dict], bool] | None:
     tests = []
     tags = {t.strip() for t in query.get("tags", "").split(",") if t.strip()}
     if tags:
@@ -214,7 +214,7 @@ def _matcher(query: dict[str, str]) -> Callable[[dict], bool] | None:
         tests.append(lambda c: c.get("channel") == channel)
     if search := query.get("searchText", "").casefold():
         tests.append(lambda c: search in str(c.get("name") or "").casefold()
-                     or search in str(c.get("phoneNumber") or "").casefold())
+                     or (search_phones and search in str(c.get("phoneNumber") or "").casefold()))
     if not tests:
         return None
     return lambda c: all(test(c) for test in tests)
@@ -287,11 +287,13 @@ class SandboxAPI:
                  host: str = "127.0.0.1", port: int = 0, max_limit: int | None = None, default_limit: int = 20,
                  requests_per_minute: int | None = None, window_seconds: float = 60.0,
                  error_rate: float = 0.0, drop_rate: float = 0.0, drop_after_write_rate: float = 0.0,
+                 search_phones: bool = True,
                  latency_ms: float = 0.0, ignore_page: bool = False, echo_headers_in_errors: bool = False,
                  fault_seed: int = 0, clock: Callable[[], float] = time.monotonic,
                  **faults: Any):
         self.api_key, self.host, self.port = api_key, host, port
         self.max_limit, self.default_limit = max_limit, default_limit
+        self.search_phones = search_phones  # False: searchText matches names only, as a server that does not search phones
         self.requests_per_minute, self.window_seconds = requests_per_minute, window_seconds
         self.error_rate, self.drop_rate, self.drop_after_write_rate = error_rate, drop_rate, drop_after_write_rate
         self.latency_ms, self.ignore_page, self.echo_headers_in_errors = latency_ms, ignore_page, echo_headers_in_errors
@@ -542,7 +544,7 @@ class SandboxAPI:
         ordered = self.faults.order(self._ordered())
         start = self.faults.clamp(start, served, len(ordered))
         first = ordered[0] if ordered else None
-        matches = _matcher(query)
+        matches = _matcher(query, self.search_phones)
         if matches is None:
             return self.faults.served(ordered[start:start + served], start, first)
         return self.faults.served(list(islice(filter(matches, ordered), start, start + served)), start, first)

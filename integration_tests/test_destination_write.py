@@ -81,7 +81,7 @@ def test_unchanged_record_and_second_identical_run_send_no_write(sandbox_factory
     api.reset_requests()
     second = write(api, tmp_path, [("contacts", "append_dedup")], *messages)
     assert second.returncode == 0, second.stderr
-    # The account's walk (a short first page, then the empty end) costs less than looking the records up.
+    # The account's walk (a short first page, then the empty end) costs no more than looking the two records up.
     assert writes(api) == [] and reads(api) == SCAN
     assert api.snapshot() == before
     assert summary(second) == counts(unchanged=2)

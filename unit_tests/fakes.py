@@ -34,9 +34,9 @@ class ListingApi:
         return next((contact for contact in self._all() if contact["id"] == contact_id), None)
 
     def search(self, text: str, limit: int) -> List[dict]:
+        """As the sandbox searches: the text within the name, or within the phone number as stored."""
         self.calls.append(("search", text))
-        digits = "".join(ch for ch in text if ch.isdigit())
-        return [c for c in self._all() if text.lower() in c.get("name", "").lower() or (self.phone_search and digits and digits in c.get("phoneNumber", ""))][:limit]
+        return [c for c in self._all() if text.casefold() in c.get("name", "").casefold() or (self.phone_search and text in c.get("phoneNumber", ""))][:limit]
 
     def _all(self) -> List[Dict[str, Any]]:
         return [contact for page in self.pages for contact in page]

@@ -2,6 +2,8 @@
 
 import logging
 
+import pytest
+
 from destination_contacts.account import Account
 from unit_tests.fakes import ListingApi
 
@@ -95,19 +97,35 @@ def test_once_the_walk_has_ended_every_record_is_matched_from_it():
     assert len(api.calls) == calls == 6
 
 
-def test_a_phone_is_searched_by_its_national_number_and_confirmed_by_e164(caplog):
+def test_a_phone_is_searched_by_its_national_number_and_confirmed_by_e164():
     pages = big_account()
-    pages[150][7] = contact(15007, "+971 50 999 1234")  # stored with spaces: no digit run matches it
     pages[160][3] = contact(16003, "+971509991235")
     pages[170][1] = {**contact(17001), "name": "Ask for 509991236"}  # the digits in a name, not a phone
     account, api = account_of(pages)
+    assert account.match(None, "+971509991235")["id"] == "c16003"
+    assert account.match(None, "+971509991236") is None
+    # The first search found a number, so searchText finds phone numbers: the miss needs no probe.
+    assert [call for call in api.calls if call[0] == "search"] == [("search", "509991235"), ("search", "509991236")]
+
+
+def test_a_miss_before_any_search_found_a_number_is_checked_once_by_a_probe(caplog):
+    account, api = account_of(big_account())
     with caplog.at_level(logging.INFO, logger="airbyte"):
-        assert account.match(None, "+971509991235")["id"] == "c16003"
         assert account.match(None, "+971509991236") is None
-    searches = [call for call in api.calls if call[0] == "search"]
-    # One search checks that phones are searchable at all (the first contact's number), then one per phone.
-    assert searches == [("search", "500000000"), ("search", "509991235"), ("search", "509991236")]
+        assert account.match(None, "+971509991237") is None
+    assert api.calls == [("list", {"limit": 1000, "page": 1}), ("search", "509991236"),
+                         ("search", "500000000"),  # the probe: the first known contact's number, found
+                         ("list", {"limit": 100, "page": 2}), ("search", "509991237")]
     assert "does not find contacts by phone" not in caplog.text
+
+
+def test_the_probe_reads_the_next_page_when_no_page_read_shows_a_number():
+    pages = big_account()
+    pages[0] = [{"id": f"c{n}", "name": f"Contact {n}", "tags": []} for n in range(100)]  # no phone numbers
+    account, api = account_of(pages)
+    assert account.match(None, "+971509991236") is None
+    assert api.calls == [("list", {"limit": 1000, "page": 1}), ("search", "509991236"),
+                         ("list", {"limit": 100, "page": 2}), ("search", "500000100")]
 
 
 def test_a_server_whose_search_ignores_phone_numbers_gets_the_walk_and_a_log_line(caplog):
@@ -116,8 +134,81 @@ def test_a_server_whose_search_ignores_phone_numbers_gets_the_walk_and_a_log_lin
         assert account.match(None, "+971500000321")["id"] == "c321"
         assert account.match(None, "+971500000499")["id"] == "c499"
     assert account.complete and account.pages == 6
-    assert [call for call in api.calls if call[0] == "search"] == [("search", "500000000")]  # the check, once
+    # The record's own search, then the probe, once; the second record is matched from the walk.
+    assert [call for call in api.calls if call[0] == "search"] == [("search", "500000321"), ("search", "500000000")]
     assert caplog.text.count("searchText does not find contacts by phone number here") == 1
+
+
+def test_a_record_with_a_stale_id_and_a_phone_reads_one_page():
+    account, api = account_of(big_account())
+    assert account.match("gone", "+971500009000")["id"] == "c9000"
+    assert api.calls == [("list", {"limit": 1000, "page": 1}), ("get", "gone"), ("search", "500009000")]
+
+
+def test_a_server_that_caps_the_page_size_costs_no_extra_page():
+    """Pages of 20 where 100 were asked for: the first short page is not taken for the end of the account."""
+    account, api = account_of([[contact(page * 20 + n) for n in range(20)] for page in range(1000)])
+    assert account.match("c15000", None)["id"] == "c15000"
+    assert api.calls == [("list", {"limit": 1000, "page": 1}), ("get", "c15000")]
+
+
+def test_numbers_written_with_separators_are_searched_as_the_account_writes_them():
+    pages = big_account()
+    pages[0][3] = contact(3, "+971 50 111 2222")  # page 1 shows how this account writes numbers
+    pages[150][7] = contact(15007, "+971 50 999 1234")  # no run of digits matches it
+    account, api = account_of(pages)
+    assert account.match(None, "+971509991234")["id"] == "c15007"
+    assert api.calls == [("list", {"limit": 1000, "page": 1}), ("search", "509991234"), ("search", "+971 50 999 1234")]
+
+
+def test_records_read_ahead_that_outnumber_the_walk_buy_it_at_once():
+    account, api = account_of(big_account(pages=3))  # 4 requests to walk
+    for n in range(10):
+        account.expect(f"new{n}", None)  # none of them in the account: no page shows them
+    assert account.match("new0", None) is None
+    assert api.calls == [("list", {"limit": 1000 if page == 1 else 100, "page": page}) for page in (1, 2, 3, 4)] and account.complete
+    assert not any(account.match(f"new{n}", None) for n in range(1, 10)) and len(api.calls) == 4
+
+
+def test_pages_are_bought_up_to_one_per_contact_unknown_when_read_and_what_they_show_needs_no_look_up():
+    account, api = account_of(big_account())
+    account.expect("c20", None)
+    account.expect(None, "+971500000120")
+    account.expect("c9000", None)
+    account.expect("c20", None)  # a second record of one contact: it will find it known
+    assert account.match("c250", None)["id"] == "c250"  # not read ahead: one more
+    # 4 pages for 4 contacts: pages 1 to 3 show c20, c120 and c250, which need no look-up.
+    assert api.calls == [("list", {"limit": 1000 if page == 1 else 100, "page": page}) for page in (1, 2, 3, 4)]
+    assert [account.match(*keys)["id"] for keys in (("c20", None), (None, "+971500000120"), ("c9000", None), ("c20", None))] == ["c20", "c120", "c9000", "c20"]
+    assert api.calls[4:] == [("get", "c9000")]
+
+
+def test_records_already_known_or_absent_are_not_look_ups_to_come():
+    account, api = account_of(big_account())
+    account.match("c5", None)
+    account.match("missing", None)
+    account.expect("c5", None)
+    account.expect("missing", None)
+    account.match("c9000", None)
+    assert api.calls[-2:] == [("list", {"limit": 100, "page": 3}), ("get", "c9000")]
+
+
+@pytest.mark.parametrize("read_ahead", [False, True])
+@pytest.mark.parametrize("pages", [0, 1, 3, 20])
+@pytest.mark.parametrize("records", [1, 2, 5, 30])
+def test_matching_costs_at_most_twice_the_cheaper_of_the_walk_and_the_look_ups(pages, records, read_ahead):
+    """Records by id, the last contacts first (no page read before the last shows them) and every third one absent:
+    the worst order for the walk; met one at a time, or all read ahead of the first match."""
+    account, api = account_of(big_account(pages))
+    walk = pages + 1  # the full pages, then an empty one
+    wanted = [f"c{n}" if i % 3 else f"absent{n}" for i, n in enumerate(range(pages * 100 - 1, pages * 100 - 1 - records, -1))]
+    for contact_id in wanted if read_ahead else ():
+        account.expect(contact_id, None)
+    for contact_id in wanted:
+        account.match(contact_id, None)
+    assert len(api.calls) <= 2 * min(walk, records)
+    if read_ahead and records >= walk:
+        assert len(api.calls) == walk  # the walk alone: bought at the first record
 
 
 def test_a_mirror_sync_reads_the_whole_account_first():

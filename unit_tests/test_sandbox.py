@@ -108,6 +108,14 @@ def test_filters(http):
         assert listed(tags="VIP", limit=1, page=3) == []
 
 
+def test_search_text_without_phone_search_matches_names_only(http):
+    with SandboxAPI(search_phones=False) as api:
+        api.add_contacts([{"id": "a", "name": "Room 4477", "phoneNumber": "+971500000001"},
+                          {"id": "b", "name": "Ahmed Khan", "phoneNumber": "+447700900123"}])
+        assert ids_of(http.get(f"{api.url}/v1/contacts", params={"searchText": "4477"})) == ["a"]
+        assert ids_of(http.get(f"{api.url}/v1/contacts", params={"searchText": "0900123"})) == []
+
+
 def test_paging_through_20k_contacts_returns_each_once_in_order(http):
     with SandboxAPI(contacts=20_000, seed=2) as api:
         seen, page = [], 1
