@@ -653,6 +653,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-seed", type=int, default=0)
     parser.add_argument("--ignore-page", action="store_true")
     parser.add_argument("--echo-headers-in-errors", action="store_true")
+    parser.add_argument("--no-search-phones", dest="search_phones", action="store_false",
+                        help="searchText matches names only, as a server whose search ignores phone numbers")
     add_fault_arguments(parser)
     args = parser.parse_args(argv)
     api = SandboxAPI(**vars(args))

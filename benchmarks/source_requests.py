@@ -3,7 +3,7 @@ per page: page_size left unset (the default) against page_size 100 (the default 
 during the read costs. `extra`: the requests past ceil(N / cap) + 1, the search for the last page's reads past the
 end and the last page read again to compare (source_contacts/walk.py); every other page is read once.
 
-Usage: .venv/bin/python benchmarks/requests.py   (about a minute; writes benchmarks/RESULTS-requests.md)
+Usage: .venv/bin/python benchmarks/source_requests.py   (about a minute; writes benchmarks/RESULTS-requests.md)
 """
 
 import datetime
@@ -59,7 +59,7 @@ def main():
     ])
     print(body)
     (ROOT / "benchmarks" / "RESULTS-requests.md").write_text(
-        f"# Request counts\n\nLatest run {stamp}. Command:\n\n```\n.venv/bin/python benchmarks/requests.py\n```\n\n{body}")
+        f"# Request counts\n\nLatest run {stamp}. Command:\n\n```\n.venv/bin/python benchmarks/source_requests.py\n```\n\n{body}")
     sys.exit(1 if failures else 0)
 
 
