@@ -2,7 +2,7 @@
 page numbers from 1, at the largest page the server serves, to the first empty page."""
 
 import re
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Iterator, List, Mapping, Optional
 
 from airbyte_cdk.models import FailureType
 
@@ -26,9 +26,6 @@ class ContactWalk:
     whole list): the limit becomes its length, so that the offset of page n, (n - 1) × limit, is right whether the
     server applies its cap before or after computing it.
 
-    Pages read ahead with `read(number, keep=True)` (the source's search for the last page) are yielded from memory
-    when the walk reaches them, not read again; `forget(number)` makes the walk read one live after all.
-
     The list ends on an empty page, which the walk yields too. A shorter page before it (the server left out contacts
     it could not serialise) does not end the walk; what it lacked is counted in `unserved`. A page equal to the one
     read before it, of another number, means the server ignores `page` (or serves its last page past the end): the
@@ -46,16 +43,11 @@ class ContactWalk:
         self.server_time: Optional[str] = None
         self.finished = False
         self.unserved = 0
-        self._kept: Dict[int, Page] = {}
 
     def pages(self) -> Iterator[Page]:
         number, short = 1, 0
         while True:
-            page = self._kept.pop(number, None)
-            if page is None:
-                page = self.read(number)
-            else:
-                self._last_read = number, page  # the walk's order, not the search's, says what came before
+            page = self.read(number)
             if page:
                 self.unserved += short  # the short page before this one was not the end
             short = self.limit - len(page) if len(page) < self.limit else 0
@@ -65,12 +57,8 @@ class ContactWalk:
                 return
             number += 1
 
-    def forget(self, number: int) -> None:
-        self._kept.pop(number, None)
-
-    def read(self, number: int, keep: bool = False) -> Page:
-        """Page `number` at the walk's limit. The first page read settles the limit. `keep`: the walk yields this
-        page when it comes to it, instead of reading it again (an empty page is never kept: the end is read live)."""
+    def read(self, number: int) -> Page:
+        """Page `number` at the walk's limit. The first page read settles the limit."""
         refused_before: Optional[Refused] = None
         while True:
             params = {"limit": self.limit, "page": number, **self._filters}
@@ -93,8 +81,6 @@ class ContactWalk:
             )
             raise failure(message, FailureType.system_error)
         self._last_read = number, page
-        if keep and page:
-            self._kept[number] = page
         return page
 
     def _smaller(self, refused: Refused, before: Optional[Refused]) -> int:

@@ -212,13 +212,6 @@ def requests_of(pages: List[int], limit: int, first_limit: Optional[int] = None)
     return [(str(page), str(first_limit if index == 0 and first_limit else limit)) for index, page in enumerate(pages)]
 
 
-def searched_and_walked(search: List[int], last: int, end: int) -> List[int]:
-    """The page numbers a source's pass asks for: the search for the last page (`search`, in order), then the walk
-    from 1 to the empty page `end`, asking again only for what the search did not keep: the pages it found empty,
-    and the last non-empty one, `last`, the sentinel, which the walk reads live to compare."""
-    return search + [number for number in range(1, end + 1) if not (number in search and number < last)]
-
-
 def gaps(**given: int) -> Dict[str, int]:
     """Run.gaps as expected: these counts, the others 0."""
     return {"duplicate_ids": 0, "without_id": 0, "not_served": 0, "second_pass_delivered": 0, "list_moved": 0, **given}

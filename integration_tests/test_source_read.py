@@ -1,14 +1,13 @@
 """source-contacts read, run as a CLI against the sandbox: paging, one pass, faults, rate limit, incremental."""
 
 from integration_tests.connector import (
-    as_emitted, assert_no_leak, ids, list_requests, requests_of, searched_and_walked, source_catalog as catalog, run_connector, source_config,
+    as_emitted, assert_no_leak, ids, list_requests, requests_of, source_catalog as catalog, run_connector, source_config,
 )
 
 
-# The sentinel search (source_contacts/walk.py) of 250 contacts at 40 per page: 6 full pages and a short 7th, doubling to
-# 8 (empty), halving to 6, then 7 (short). The walk then reads the pages the search did not (3, 5), the 7th again, and
-# the empty 8th.
-SEARCH_250_AT_40 = [1, 2, 4, 8, 6, 7]
+# The sentinel search (source_contacts/walk.py), then the walk, of N contacts at L per page.
+SEARCH_250_AT_40 = [1, 2, 4, 8, 6, 7]  # 6 full pages and a short 7th: doubling to 8 (empty), halving to 6, then 7 (short)
+WALK_250_AT_40 = list(range(1, 9))  # the walk ends on the empty page 8
 
 
 def test_silent_limit_cap_loses_nothing_and_ends_on_an_empty_page(sandbox_factory, tmp_path):
@@ -17,7 +16,7 @@ def test_silent_limit_cap_loses_nothing_and_ends_on_an_empty_page(sandbox_factor
     assert run.returncode == 0, run.stderr
     assert ids(run.records["contacts"]) == [contact["id"] for contact in api.snapshot()]
     # 40 per page: page 1 asks for 100, then every request asks for the 40 the server serves.
-    assert list_requests(api) == requests_of(searched_and_walked(SEARCH_250_AT_40, last=7, end=8), 40, first_limit=100)
+    assert list_requests(api) == requests_of(SEARCH_250_AT_40 + WALK_250_AT_40, 40, first_limit=100)
 
 
 def test_full_last_page_costs_one_extra_request(sandbox_factory, tmp_path):
@@ -25,9 +24,8 @@ def test_full_last_page_costs_one_extra_request(sandbox_factory, tmp_path):
     run = run_connector("source-contacts", "read", tmp_path, source_config(api, page_size=100), catalog("contacts"))
     assert run.returncode == 0, run.stderr
     assert len(run.records["contacts"]) == 200
-    # The search: pages 1, 2 (full), 4 (empty), 3 (empty); the walk: page 1 as the search read it, 2 again (the
-    # last, to compare) and the empty 3.
-    assert list_requests(api) == requests_of([1, 2, 4, 3, 2, 3], 100)
+    # The search: pages 1, 2 (full), 4 (empty), 3 (empty); the walk: 1, 2 and the empty 3.
+    assert list_requests(api) == requests_of([1, 2, 4, 3, 1, 2, 3], 100)
 
 
 def test_records_are_the_api_contacts_unchanged(sandbox_factory, tmp_path):
@@ -54,15 +52,15 @@ def test_both_streams_cost_the_same_requests_as_contacts_alone(sandbox_factory, 
     api.reset_requests()
     both = run_connector("source-contacts", "read", tmp_path, source_config(api), catalog("contacts", "contact_tags"))
     assert alone.returncode == both.returncode == 0
-    # The search: 1, 2, 4 (full), 8 (empty), 6 (empty), 5 (short); the walk: 3, 5 again and the empty 6.
-    assert len(api.requests) == requests_alone == 6 + 3
+    # The search: 1, 2, 4 (full), 8 (empty), 6 (empty), 5 (short); the walk: 1 to the empty 6.
+    assert len(api.requests) == requests_alone == 6 + 6
     assert both.records["contacts"] == alone.records["contacts"]
     expected_tags = [as_emitted({"contact_id": c["id"], "tag": tag, "updatedAt": c.get("updatedAt")}) for c in api.snapshot() for tag in c.get("tags") or []]
     assert both.records["contact_tags"] == expected_tags
     # contact_tags alone also reads the API once.
     api.reset_requests()
     tags_alone = run_connector("source-contacts", "read", tmp_path, source_config(api), catalog("contact_tags"))
-    assert tags_alone.records["contact_tags"] == expected_tags and len(api.requests) == 9
+    assert tags_alone.records["contact_tags"] == expected_tags and len(api.requests) == 12
 
 
 def test_filters_are_sent_as_the_api_parameters(sandbox_factory, tmp_path):
@@ -113,13 +111,13 @@ def test_key_never_printed_even_when_error_bodies_echo_headers(sandbox_factory, 
 
 
 def test_budget_keeps_under_requests_per_minute_without_a_single_429(sandbox_factory, tmp_path):
-    """30 requests at 20 per minute, in the test's virtual time: the sentinel search (1, 2, 4, 8, 16, 32, 24, 28, 26,
-    25) and the walk of the 20 of its 26 pages the search did not keep."""
+    """36 requests at 20 per minute, in the test's virtual time: the sentinel search (1, 2, 4, 8, 16, 32, 24, 28, 26,
+    25) and the walk of 26 pages."""
     api = sandbox_factory(contacts=250, requests_per_minute=20, window_seconds=60)
     run = run_connector("source-contacts", "read", tmp_path, source_config(api, page_size=10, requests_per_minute=20), catalog("contacts"))
     assert run.returncode == 0, run.stderr
     assert len(run.records["contacts"]) == 250
-    assert api.throttled == 0 and len(api.requests) == 30
+    assert api.throttled == 0 and len(api.requests) == 36
     times = [r.received_at for r in api.requests]
     assert max(sum(1 for t in times if start <= t < start + 60) for start in times) == 20
     assert any(line.startswith("waiting ") and line.endswith(" s for the rate limit (20 requests per 61 s)") for line in run.logs)

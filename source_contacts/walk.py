@@ -4,9 +4,10 @@ what may be missing.
 `GET /v1/contacts` pages by offset, in an order the API does not document. A contact deleted ahead of where the
 walk reads shifts every later page back by one, and the contact at the next page boundary is never served; one
 created ahead shifts them on, and a contact is served twice. A skipped contact leaves no trace in the pages
-themselves, so each pass first finds the last page of the list (page numbers doubled, then halved) and keeps it as a
-sentinel. The pages that search reads are delivered from memory when the walk comes to them, so it costs only its
-reads past the end (about log2(pages)) and reading the sentinel again. When the walk reaches that page again, the same contacts must be
+themselves, so each pass first finds the last page of the list (page numbers doubled, then halved: about
+2 × log2(pages) requests) and keeps it as a sentinel. The walk then reads every page, those the search read too: they
+were read before the sentinel, so a move between them and it would show in neither reading of the sentinel, and
+contacts would slip unseen. When the walk reaches that page again, the same contacts must be
 there, in the same places; if they moved, contacts were deleted or created ahead of the walk while it read.
 
 Then, when a stream reads in full refresh, the list is walked once more and only the contacts the first pass did not
@@ -139,19 +140,18 @@ class CheckedWalk:
     def _find_end(walk: ContactWalk) -> Tuple[int, Page]:
         """The number and contents of the last non-empty page (0 and [] for an empty list). A short page is taken
         to be the last one: past a page the server served short mid-list, the sentinel does not see."""
-        low, low_page, high = 1, walk.read(1, keep=True), None
+        low, low_page, high = 1, walk.read(1), None
         if not low_page:
             return 0, low_page
         while high is None or high - low > 1:
             number = low * 2 if high is None else (low + high) // 2
-            page = walk.read(number, keep=True)
+            page = walk.read(number)
             if not page:
                 high = number
                 continue
             low, low_page = number, page
             if len(page) < walk.limit:
                 break
-        walk.forget(low)  # the sentinel: the walk reads it live, to compare
         return low, low_page
 
     def _delivered(self, page: Page, seen: SeenIds, first: bool) -> Page:
