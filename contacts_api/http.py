@@ -172,7 +172,7 @@ class RateBudget(APIBudget):
 
     def update_from_response(self, request: Any, response: Any) -> None:
         if isinstance(response, requests.Response) and response.status_code == 429:
-            self.window.rate_limited(retry_after_seconds(response, self._clock) or RATE_LIMIT_FALLBACK_SECONDS)
+            self.window.rate_limited(rate_limit_wait(response, self._clock))
 
 
 def retry_after_seconds(response: requests.Response, clock: Clock) -> Optional[float]:
@@ -186,14 +186,20 @@ def retry_after_seconds(response: requests.Response, clock: Clock) -> Optional[f
         return seconds if math.isfinite(seconds) and seconds >= 0 else None
     except ValueError:
         pass
-    until = _http_date(value)
+    until = http_date(value)
     if until is None:
         return None
-    reference = _http_date(response.headers.get("Date", "")) or clock.now()
+    reference = http_date(response.headers.get("Date", "")) or clock.now()
     return max(0.0, (until - reference).total_seconds())
 
 
-def _http_date(value: str) -> Optional[pendulum.DateTime]:
+def rate_limit_wait(response: requests.Response, clock: Clock) -> float:
+    """How long a 429 asks to wait: its Retry-After (0 included), else the longest window the vendor publishes."""
+    seconds = retry_after_seconds(response, clock)
+    return RATE_LIMIT_FALLBACK_SECONDS if seconds is None else seconds
+
+
+def http_date(value: str) -> Optional[pendulum.DateTime]:
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -209,8 +215,7 @@ class RetryAfterBackoff(BackoffStrategy):
 
     def backoff_time(self, response_or_exception: Optional[Union[requests.Response, requests.RequestException]], attempt_count: int) -> Optional[float]:
         if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 429:
-            seconds = retry_after_seconds(response_or_exception, self._clock)
-            return RATE_LIMIT_FALLBACK_SECONDS if seconds is None else seconds
+            return rate_limit_wait(response_or_exception, self._clock)
         return float(min(2**attempt_count, MAX_BACKOFF_SECONDS))
 
 
@@ -311,16 +316,17 @@ class ContactsApi:
 
     # --- endpoints ---------------------------------------------------------------------------------------------
 
-    def list(self, params: Mapping[str, Any], refusals: Collection[int] = ()) -> Tuple[list, Optional[str]]:
-        """One page of `GET /v1/contacts`: the contacts, and the server's Date header. An answer with one of the
-        `refusals` statuses raises Refused."""
+    def list(self, params: Mapping[str, Any], refusals: Collection[int] = ()) -> Tuple[list, pendulum.DateTime]:
+        """One page of `GET /v1/contacts`: the contacts, and when they were served: by the server's Date header (to
+        the second) where it sent one, else by our clock on receipt. An answer with one of the `refusals` statuses
+        raises Refused."""
         return self.send("GET", self.url(), params=params, passes=refusals, parse=self._page_or_refused)
 
-    def _page_or_refused(self, response: requests.Response) -> Tuple[list, Optional[str]]:
+    def _page_or_refused(self, response: requests.Response) -> Tuple[list, pendulum.DateTime]:
         if response.status_code >= 400:
             resolution = self._errors.interpret_response(response)
             raise Refused(response.status_code, server_message(response, self._api_key), failure(resolution.error_message, resolution.failure_type))
-        return contacts_page(response), response.headers.get("Date")
+        return contacts_page(response), http_date(response.headers.get("Date", "")) or self._clock.now()
 
     def get(self, contact_id: str) -> Optional[dict]:
         """The contact, or None when the API says there is none (404)."""
@@ -364,9 +370,10 @@ class ContactsApi:
         problem, such as 409), not failures. `parse`: turns the answer into a value, raising BrokenBody for one that
         is not what the endpoint answers."""
         request = self._session.prepare_request(requests.Request(method, url, params=params, json=json))
-        tries = timeouts = rate_limited = redirects = 0
+        # `failures` counts the answers that were not a 429: a rate limit is the server's pace, not a fault, so it
+        # neither spends a try nor lengthens the backoff of a later 5xx.
+        failures = timeouts = rate_limited = redirects = 0
         while True:
-            tries += 1
             try:
                 answer: Union[requests.Response, requests.RequestException] = self._session.send(request, timeout=self._timeout, allow_redirects=False)
             except requests.RequestException as error:
@@ -374,7 +381,6 @@ class ContactsApi:
             if isinstance(answer, requests.Response) and answer.is_redirect:
                 redirects += 1
                 request = self._redirected(request, answer, redirects)
-                tries -= 1
                 continue
             if isinstance(answer, requests.Response) and answer.status_code in passes:
                 return parse(answer) if parse else answer
@@ -399,11 +405,12 @@ class ContactsApi:
                 raise failure(resolution.error_message, resolution.failure_type, detail=f"{method} {request.path_url}")
             timeouts += isinstance(answer, requests.Timeout)
             rate_limited = rate_limited + 1 if resolution.response_action == ResponseAction.RATE_LIMITED else 0
-            wait = self._backoff.backoff_time(answer, tries)
+            failures += not rate_limited
+            wait = self._backoff.backoff_time(answer, failures)
             if not rate_limited:
                 wait = min(wait, self._max_wait)
-            if rate_limited == 0 and (tries >= MAX_TRIES or timeouts >= MAX_TIMEOUT_TRIES):
-                raise failure(f"{resolution.error_message} Gave up after {tries} tries of {method} {_described(request)}.", resolution.failure_type)
+            if rate_limited == 0 and (failures >= MAX_TRIES or timeouts >= MAX_TIMEOUT_TRIES):
+                raise failure(f"{resolution.error_message} Gave up after {failures} tries of {method} {_described(request)}.", resolution.failure_type)
             if rate_limited >= MAX_RATE_LIMITED_TRIES:
                 raise failure(f"The Contacts API refused {rate_limited} tries in a row with HTTP 429: something else is spending this key's rate limit, or requests_per_minute is set above the account's limit.", FailureType.transient_error)
             if rate_limited and wait > self._max_wait:
@@ -413,7 +420,7 @@ class ContactsApi:
                     "the next sync can go on after it resets.",
                     FailureType.transient_error,
                 )
-            logger.info(f"{resolution.error_message} Retrying {method} {_described(request)} in {wait:g} s (try {tries + 1}).")
+            logger.info(f"{resolution.error_message} Retrying {method} {_described(request)} in {wait:g} s (try {failures + 1}).")
             if resolution.response_action != ResponseAction.RATE_LIMITED:
                 self._clock.sleep(wait)
             # After a 429 the budget holds this request and every other lane until the server's window reopens.

@@ -4,6 +4,7 @@ page numbers from 1, at the largest page the server serves, to the first empty p
 import re
 from typing import Any, Iterator, List, Mapping, Optional
 
+import pendulum
 from airbyte_cdk.models import FailureType
 
 from contacts_api.errors import failure
@@ -30,7 +31,7 @@ class ContactWalk:
     it could not serialise) does not end the walk; what it lacked is counted in `unserved`. A page equal to the one
     read before it, of another number, means the server ignores `page` (or serves its last page past the end): the
     walk fails rather than loop or repeat contacts.
-    `server_time` is the Date header of the first answer; `finished` says the page just yielded is the last one.
+    `began` is when the first page was served; `finished` says the page just yielded is the last one.
     """
 
     def __init__(self, api: ContactsApi, page_size: Optional[int] = None, filters: Optional[Mapping[str, str]] = None):
@@ -40,7 +41,7 @@ class ContactWalk:
         self.limit = page_size or MAX_PAGE_SIZE
         self._sized = False  # a page has shown what the server serves
         self._last_read: Optional[tuple] = None  # (number, page) of the last read, to tell a server that ignores `page`
-        self.server_time: Optional[str] = None
+        self.began: Optional[pendulum.DateTime] = None
         self.finished = False
         self.unserved = 0
 
@@ -63,12 +64,12 @@ class ContactWalk:
         while True:
             params = {"limit": self.limit, "page": number, **self._filters}
             try:
-                page, date = self._api.list(params, REFUSALS if self._may_shrink and not self._sized else ())
+                page, served = self._api.list(params, REFUSALS if self._may_shrink and not self._sized else ())
                 break
             except Refused as refused:
                 self.limit = self._smaller(refused, refused_before)
                 refused_before = refused
-        self.server_time = self.server_time or date
+        self.began = self.began or served
         if not self._sized:
             self._sized = True
             if 0 < len(page) < self.limit:

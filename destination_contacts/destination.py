@@ -84,7 +84,7 @@ class DestinationContacts(Destination):
                 if isinstance(message, str):
                     print(message, flush=True)  # a STATE: out now, not when the next log comes
                 else:
-                    print(json.dumps(AirbyteMessageSerializer.dump(message), ensure_ascii=False))
+                    print(json.dumps(AirbyteMessageSerializer.dump(message)))  # ASCII escapes: input text may hold half a surrogate pair
 
     def _run(self, parsed: argparse.Namespace) -> Iterator[Union[AirbyteMessage, str]]:
         if parsed.command in ("spec", "check"):
@@ -270,7 +270,7 @@ class Sync:
         if self.report.ignored_fields:
             yield _log(f"not written, the API has no documented way to set them: {', '.join(sorted(self.report.ignored_fields))}")
         if self.report.dry_run:
-            yield _log(json.dumps({"planned_changes_sample": self.report.sample}, ensure_ascii=False))
+            yield _log(json.dumps({"planned_changes_sample": self.report.sample}))
         yield _log(json.dumps(self.report.summary(self.api.budget.requests)))
 
 

@@ -17,7 +17,7 @@ NOT_A_MESSAGE = "input line is not a valid Airbyte message"
 NOT_A_RECORD = "input line is not a valid Airbyte record message"
 # Messages a destination may be given and has nothing to do with (the platform forwards only RECORD and STATE, and
 # its own STREAM_STATUS COMPLETE; other producers may pass more).
-IGNORED = {"LOG", "TRACE", "CONTROL", "SPEC", "CONNECTION_STATUS", "CATALOG", "DESTINATION_CATALOG"}
+IGNORED = {"LOG", "CONTROL", "SPEC", "CONNECTION_STATUS", "CATALOG", "DESTINATION_CATALOG"}
 
 
 @dataclass(frozen=True)
@@ -68,11 +68,13 @@ def _incoming(message: Any) -> Optional[Incoming]:
         # A STATE without a state would be echoed as one: nothing to commit, so it is turned away like any bad line.
         return Incoming(state=message) if isinstance(message.get("state"), dict) else Incoming(problem=NOT_A_MESSAGE)
     if kind == "TRACE":
-        trace = message.get("trace") or {}
-        status = trace.get("stream_status") if trace.get("type") == "STREAM_STATUS" else None
-        if isinstance(status, dict) and status.get("status") == "COMPLETE":
-            descriptor = status.get("stream_descriptor") or {}
-            return Incoming(stream=(descriptor.get("namespace"), descriptor.get("name")), complete=True)
+        # Only the platform's STREAM_STATUS COMPLETE matters here; any other trace, well formed or not, is passed over.
+        trace = message.get("trace")
+        status = trace.get("stream_status") if isinstance(trace, dict) and trace.get("type") == "STREAM_STATUS" else None
+        descriptor = status.get("stream_descriptor") if isinstance(status, dict) and status.get("status") == "COMPLETE" else None
+        if isinstance(descriptor, dict) and isinstance(descriptor.get("name"), str):
+            namespace = descriptor.get("namespace") if isinstance(descriptor.get("namespace"), str) else None
+            return Incoming(stream=(namespace, descriptor["name"]), complete=True)
         return None
     if kind in IGNORED:
         return None
@@ -81,4 +83,5 @@ def _incoming(message: Any) -> Optional[Incoming]:
 
 def echo(state: Dict[str, Any], destination_stats: Dict[str, float]) -> str:
     """The STATE line to print: the message as received, with destinationStats added."""
-    return json.dumps({**state, "state": {**state["state"], "destinationStats": destination_stats}}, ensure_ascii=False)
+    # ASCII escapes: a string cut mid-emoji (half a surrogate pair) comes back as it came, where UTF-8 could not carry it.
+    return json.dumps({**state, "state": {**state["state"], "destinationStats": destination_stats}})

@@ -1,12 +1,9 @@
 """Incremental reads on `updatedAt`, filtered here since the API has no "updated since" filter."""
 
-from email.utils import parsedate_to_datetime
 from typing import Any, Mapping, Optional
 
 import pendulum
 from pendulum.parsing.exceptions import ParserError
-
-from contacts_api.clock import Clock
 
 CURSOR_FIELD = "updatedAt"
 
@@ -24,14 +21,6 @@ def parse_time(value: Any) -> Optional[pendulum.DateTime]:
 
 def format_time(value: pendulum.DateTime) -> str:
     return value.in_timezone("UTC").format("YYYY-MM-DDTHH:mm:ss.SSS") + "Z"
-
-
-def _walk_began(server_time: Optional[str], clock: Clock) -> pendulum.DateTime:
-    """By the server's clock (its Date header, to the second) where it said, else by ours."""
-    try:
-        return pendulum.instance(parsedate_to_datetime(server_time)).subtract(seconds=1)
-    except (TypeError, ValueError, IndexError):
-        return clock.now()
 
 
 class UpdatedAtCursor:
@@ -54,11 +43,13 @@ class UpdatedAtCursor:
             self._newest_seen = updated
         return self.lower_bound is None or updated >= self.lower_bound
 
-    def close(self, server_time: Optional[str], clock: Clock) -> None:
-        """Moves the bound once the whole list was read."""
+    def close(self, walk_began: pendulum.DateTime) -> None:
+        """Moves the bound once the whole list was read; `walk_began` is when its first page was served."""
         if self._newest_seen is None:
             return
-        newest = min(self._newest_seen, _walk_began(server_time, clock))
+        # A second earlier: the server's Date header is to the second, and a contact updated in that second may
+        # not be in the pages read.
+        newest = min(self._newest_seen, walk_began.subtract(seconds=1))
         if self.lower_bound is None or newest > self.lower_bound:
             self.lower_bound = newest
 

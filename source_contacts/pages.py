@@ -4,6 +4,8 @@ import json
 import tempfile
 from typing import IO, Iterator, Optional
 
+import pendulum
+
 from airbyte_cdk.models import AirbyteMessage
 
 from contacts_api.paging import Page
@@ -20,8 +22,8 @@ class SharedPages:
         self._spool: Optional[IO[str]] = None
 
     @property
-    def server_time(self) -> Optional[str]:
-        return self._walk.server_time
+    def began(self) -> Optional[pendulum.DateTime]:
+        return self._walk.began
 
     @property
     def complete(self) -> bool:

@@ -58,7 +58,7 @@ class SourceContacts(AbstractSource):
         walk = CheckedWalk(ContactsApi(typed, self._clock), typed.page_size, typed.filters())
         walk.second_pass = self._second_pass
         pages = SharedPages(walk, self._readers)
-        return [Contacts(pages, typed.start_date, self._clock), ContactTags(pages, typed.start_date, self._clock)]
+        return [Contacts(pages, typed.start_date), ContactTags(pages, typed.start_date)]
 
     def read(self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Any = None) -> Iterator[AirbyteMessage]:
         # Streams are read one after the other; knowing how many will read lets the first share its walk of the API.

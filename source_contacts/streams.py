@@ -9,7 +9,6 @@ from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateBlob, AirbyteStateMessage, AirbyteStateType, AirbyteStreamState, StreamDescriptor, SyncMode, Type
 from airbyte_cdk.sources.streams import IncrementalMixin, Stream
 
-from contacts_api.clock import Clock
 from source_contacts.cursor import CURSOR_FIELD, UpdatedAtCursor
 from source_contacts.pages import SharedPages
 
@@ -20,10 +19,9 @@ class ContactsStream(Stream, IncrementalMixin, ABC):
     cursor_field = CURSOR_FIELD
     state_checkpoint_interval = None  # state goes out after every page, from read_records
 
-    def __init__(self, pages: SharedPages, start_date: Optional[str], clock: Clock):
+    def __init__(self, pages: SharedPages, start_date: Optional[str]):
         self._pages = pages
         self._start_date = start_date
-        self._clock = clock
         self._cursor = UpdatedAtCursor(None, start_date)
 
     @abstractmethod
@@ -54,7 +52,7 @@ class ContactsStream(Stream, IncrementalMixin, ABC):
             if incremental:
                 yield self._state_message()
         if self._pages.complete:
-            self._cursor.close(self._pages.server_time, self._clock)
+            self._cursor.close(self._pages.began)
         elif incremental:
             # A contact the walk may have missed is older than the bound this sync would set: the bound stays, so the
             # next sync delivers it.

@@ -22,6 +22,7 @@ import logging
 import sqlite3
 from typing import Any, Iterator, List, Mapping, Optional, Set, Tuple
 
+import pendulum
 from airbyte_cdk.models import AirbyteMessage
 from airbyte_cdk.utils.analytics_message import create_analytics_message
 
@@ -83,7 +84,7 @@ class CheckedWalk:
         self._page_size = page_size
         self._filters = filters
         self.second_pass = True  # the source turns it off when every stream reads incrementally
-        self.server_time: Optional[str] = None
+        self.began: Optional[pendulum.DateTime] = None  # when the first page was served
         self.complete = True
         self.counts: dict = {}
         self._moved: List[str] = []
@@ -114,7 +115,7 @@ class CheckedWalk:
     def _pass(self, walk: ContactWalk, seen: SeenIds, first: bool) -> Iterator[Page]:
         """Delivers one walk of the list; returns how the list moved during it (None: it did not)."""
         last, sentinel = self._find_end(walk)
-        self.server_time = self.server_time or walk.server_time
+        self.began = self.began or walk.began
         if last <= 1:  # the whole list is on page 1 (the search read the empty page 2): no boundary to slip past
             yield self._delivered(sentinel, seen, first)
             if sentinel:
@@ -130,7 +131,8 @@ class CheckedWalk:
             moved = f"it ended at page {number}, before page {last} where it ended when the walk began"
         elif number > last + 1 and moved is None:  # the list grew past the sentinel: it must still be where it was, now
             moved = _moved(sentinel, walk.read(last), last)
-        self.counts["not_served"] += walk.unserved
+        if first:  # the second pass reads the same gaps again
+            self.counts["not_served"] += walk.unserved
         if moved:
             self.counts["list_moved"] += 1
             self._moved.append(moved)

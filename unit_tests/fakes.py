@@ -3,10 +3,13 @@ pages as scripted, every call recorded."""
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+import pendulum
 from airbyte_cdk.models import FailureType
 
 from contacts_api.errors import failure
 from contacts_api.http import Refused
+
+SERVED = pendulum.datetime(2026, 11, 27, 4)  # when every scripted page is served
 
 
 class ListingApi:
@@ -18,7 +21,7 @@ class ListingApi:
         self.refuse_above, self.refusal = refuse_above, refusal
         self.calls: List[Tuple[str, Any]] = []
 
-    def list(self, params: Mapping[str, Any], refusals: Tuple[int, ...] = ()) -> Tuple[List[dict], Optional[str]]:
+    def list(self, params: Mapping[str, Any], refusals: Tuple[int, ...] = ()) -> Tuple[List[dict], pendulum.DateTime]:
         self.calls.append(("list", dict(params)))
         if self.refuse_above is not None and int(params["limit"]) > self.refuse_above:
             message = self.refusal.format(self.refuse_above)
@@ -27,7 +30,7 @@ class ListingApi:
                 raise Refused(400, message, error)
             raise error
         index = int(params["page"]) - 1
-        return (self.pages[index] if index < len(self.pages) else []), "Fri, 27 Nov 2026 04:00:00 GMT"
+        return (self.pages[index] if index < len(self.pages) else []), SERVED.add(minutes=len(self.calls) - 1)
 
     def get(self, contact_id: str) -> Optional[dict]:
         self.calls.append(("get", contact_id))

@@ -6,6 +6,7 @@ import socket
 import weakref
 from importlib import resources
 
+import pendulum
 import pytest
 import requests
 import urllib3
@@ -109,6 +110,16 @@ def test_after_a_429_the_budget_takes_the_servers_word_and_goes_on_at_the_steady
         times.append(clock.monotonic())
     assert 48.9 <= clock.sleeps[0] <= 49
     assert [round(later - earlier, 1) for earlier, later in zip(times, times[1:])] == [0.6, 0.6, 0.6]
+
+
+def test_a_429_that_asks_for_no_wait_gets_none():
+    clock = VirtualClock()
+    budget = RateBudget(100, clock, window_seconds=60)
+    request = requests.Request("GET", "http://127.0.0.1/v1/contacts").prepare()
+    budget.acquire_call(request)
+    budget.update_from_response(request, response(429, headers={"Retry-After": "0"}))
+    budget.acquire_call(request)
+    assert clock.sleeps == []
 
 
 def test_budget_keeps_no_request_alive_yet_counts_every_call():
@@ -259,3 +270,67 @@ def test_a_redirect_from_https_to_plain_http_is_refused_naming_the_target():
         "An API should not do that: tell its provider.")
     assert error.value.failure_type == FailureType.config_error
     assert transport.sent == [f"{HOST}/v1/contacts?limit=1&page=1"]  # nothing followed the redirect
+
+
+class Serves(requests.adapters.BaseAdapter):
+    """A transport that answers every request 200 with an empty page and the given headers."""
+
+    def __init__(self, headers):
+        super().__init__()
+        self.headers = headers
+
+    def send(self, request, **kwargs):
+        answer = response(200, b"[]", headers={"Content-Type": "application/json", **self.headers})
+        answer.url, answer.request = request.url, request
+        return answer
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("headers", [{}, {"Date": "not a date"}, {"Date": "Fri, 27 Nov 2026 04:00:00 GMT"}])
+def test_a_page_is_timed_by_the_servers_date_header_else_by_our_clock_on_receipt(headers):
+    clock = VirtualClock()
+    config = parse_config(SourceConfig, connector_spec("source_contacts"), {"api_key": "k", "base_url": HOST})
+    api = ContactsApi(config, clock)
+    api._session.mount("https://", Serves(headers))
+    clock.sleep(3600)  # our clock is an hour on from where it started: the page is timed now, not then
+    before = clock.now()
+    page, served = api.list({"limit": 1, "page": 1})
+    if "GMT" in headers.get("Date", ""):
+        assert served == pendulum.datetime(2026, 11, 27, 4)
+    else:
+        assert before <= served <= clock.now()
+    assert page == []
+
+
+class Scripted(requests.adapters.BaseAdapter):
+    """A transport that answers with the scripted (status, headers) in turn, then 200 with an empty page."""
+
+    def __init__(self, answers):
+        super().__init__()
+        self.answers = list(answers)
+        self.sent = 0
+
+    def send(self, request, **kwargs):
+        self.sent += 1
+        status, headers = self.answers.pop(0) if self.answers else (200, {"Content-Type": "application/json"})
+        answer = response(status, b"[]" if status == 200 else b"{}", headers=headers)
+        answer.url, answer.request = request.url, request
+        return answer
+
+    def close(self):
+        pass
+
+
+def test_429s_spend_no_try_and_lengthen_no_backoff_of_the_server_errors_after_them():
+    """Five 429s, then five 503s: the 503s are tries 1 to 5 of the 6 allowed, backed off 2, 4, 8, 16, 32 s."""
+    clock = VirtualClock()
+    config = parse_config(SourceConfig, connector_spec("source_contacts"), {"api_key": "k", "base_url": HOST})
+    api = ContactsApi(config, clock)
+    transport = Scripted([(429, {"Retry-After": "1"})] * 5 + [(503, {})] * 5)
+    api._session.mount("https://", transport)
+    assert api.list({"limit": 1, "page": 1})[0] == []
+    assert transport.sent == 11
+    backoffs = [round(seconds) for seconds in clock.sleeps if seconds > 1.5]
+    assert backoffs == [2, 4, 8, 16, 32]
