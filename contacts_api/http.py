@@ -70,9 +70,8 @@ class Refused(Exception):
     """A list answer with a status the caller handles itself (the walk tries a smaller limit after a 400/422);
     `error` is the failure it would have been."""
 
-    def __init__(self, status: int, message: str, error: Exception):
+    def __init__(self, message: str, error: Exception):
         super().__init__(message)
-        self.status = status
         self.message = message
         self.error = error
 
@@ -80,10 +79,9 @@ class Refused(Exception):
 class RecordProblem(Exception):
     """A write the API refused for the record's sake; the destination rejects the record or recovers (409, 404)."""
 
-    def __init__(self, kind: str, status: int, message: str):
+    def __init__(self, kind: str, message: str):
         super().__init__(message)
         self.kind = kind
-        self.status = status
         self.message = message
 
 
@@ -325,7 +323,7 @@ class ContactsApi:
     def _page_or_refused(self, response: requests.Response) -> Tuple[list, pendulum.DateTime]:
         if response.status_code >= 400:
             resolution = self._errors.interpret_response(response)
-            raise Refused(response.status_code, server_message(response, self._api_key), failure(resolution.error_message, resolution.failure_type))
+            raise Refused(server_message(response, self._api_key), failure(resolution.error_message, resolution.failure_type))
         return contacts_page(response), http_date(response.headers.get("Date", "")) or self._clock.now()
 
     def get(self, contact_id: str) -> Optional[dict]:
@@ -357,7 +355,7 @@ class ContactsApi:
         keeps what it sent). A 400/404/409/413/422 is the record's own problem: RecordProblem, not a failure."""
         response = self.send(method, self.url(*segments), json=body, passes=RECORD_STATUSES)
         if response.status_code in RECORD_STATUSES:
-            raise RecordProblem(RECORD_STATUSES[response.status_code], response.status_code, f"HTTP {response.status_code}: {server_message(response, self._api_key)}")
+            raise RecordProblem(RECORD_STATUSES[response.status_code], f"HTTP {response.status_code}: {server_message(response, self._api_key)}")
         try:
             answer = response.json()
         except ValueError:
@@ -372,8 +370,9 @@ class ContactsApi:
         request = self._session.prepare_request(requests.Request(method, url, params=params, json=json))
         # `failures` counts the answers that were not a 429: a rate limit is the server's pace, not a fault, so it
         # neither spends a try nor lengthens the backoff of a later 5xx.
-        failures = timeouts = rate_limited = redirects = 0
+        sent = failures = timeouts = rate_limited = redirects = 0
         while True:
+            sent += 1
             try:
                 answer: Union[requests.Response, requests.RequestException] = self._session.send(request, timeout=self._timeout, allow_redirects=False)
             except requests.RequestException as error:
@@ -381,6 +380,7 @@ class ContactsApi:
             if isinstance(answer, requests.Response) and answer.is_redirect:
                 redirects += 1
                 request = self._redirected(request, answer, redirects)
+                sent -= 1
                 continue
             if isinstance(answer, requests.Response) and answer.status_code in passes:
                 return parse(answer) if parse else answer
@@ -420,7 +420,7 @@ class ContactsApi:
                     "the next sync can go on after it resets.",
                     FailureType.transient_error,
                 )
-            logger.info(f"{resolution.error_message} Retrying {method} {_described(request)} in {wait:g} s (try {failures + 1}).")
+            logger.info(f"{resolution.error_message} Retrying {method} {_described(request)} in {wait:g} s (try {sent + 1}).")
             if resolution.response_action != ResponseAction.RATE_LIMITED:
                 self._clock.sleep(wait)
             # After a 429 the budget holds this request and every other lane until the server's window reopens.

@@ -27,7 +27,7 @@ class ListingApi:
             message = self.refusal.format(self.refuse_above)
             error = failure(f"The Contacts API answered HTTP 400: {message}", FailureType.system_error)
             if 400 in refusals:
-                raise Refused(400, message, error)
+                raise Refused(message, error)
             raise error
         index = int(params["page"]) - 1
         return (self.pages[index] if index < len(self.pages) else []), SERVED.add(minutes=len(self.calls) - 1)
