@@ -13,7 +13,8 @@ into 20,000 contacts: 201 pages) buys the whole walk at its first record, and lo
 On top of that, on purpose:
 - The probe. `searchText` is undocumented: the first time a phone search finds nothing, and no search has found a
   number yet, the first known contact's number is searched too. Not found: the search does not look at phone numbers
-  here, so the rest of the account is walked instead, and the log says so once. At most one request per sync.
+  here, so the rest of the account is walked instead, and the log says so once. Once per sync: one search (two when
+  the number is written with separators), plus the walk's next pages when none read so far shows a number.
 - Numbers written with separators ('+971 50 123 4567'), which a search for a run of digits cannot find. Once a page
   shows the account writes numbers so, a number the digit search misses is searched again written the same way
   (records.spelled_like). A spelling no page has shown is left to the API's 409 on create (writer.py: look-up, walk,
@@ -40,8 +41,9 @@ logger = logging.getLogger("airbyte")
 
 # What the index keeps of a contact: what a diff compares, nothing else.
 KEPT = ("id", "tags", *WRITABLE)
-PAGE_SIZE = 100
+SEARCH_LIMIT = 100  # contacts asked of a phone search: a number has a handful of text matches, not pages of them
 CHUNK = 1000  # ids per query when walking the index
+UPSERT_CONTACT = "INSERT INTO contacts (id, e164, kept) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET e164 = excluded.e164, kept = excluded.kept"
 
 
 class Account:
@@ -74,7 +76,6 @@ class Account:
         # records were unknown when read, the pages the walk may cost.
         self._coming: Counter = Counter()
         self._demand = 0
-        self.lookups = 0
         self.pages = 0
 
     # --- main thread: matching ---------------------------------------------------------------------------------
@@ -125,7 +126,6 @@ class Account:
         """The requests for one key: `GET /v1/contacts/{id}`, or the searches for a phone number. What they find is
         remembered, and so is a miss."""
         if kind == "id":
-            self.lookups += 1
             contact = self._api.get(key)
             self._absorb([contact] if contact is not None else [])
         elif not self._search_phone(key) and not self._phone_search_works():
@@ -145,8 +145,7 @@ class Account:
         if spelled:
             texts.append(spelled)
         for text in texts:
-            self.lookups += 1
-            if any(hit[E164] == e164 for hit in self._absorb(self._api.search(text, PAGE_SIZE))):
+            if any(hit[E164] == e164 for hit in self._absorb(self._api.search(text, SEARCH_LIMIT))):
                 self._search_works = True
                 return True
         return False
@@ -209,10 +208,7 @@ class Account:
         rows = [self._row(contact) for contact in kept]
         with self._lock:
             written = {row[0] for row in rows if self._db.execute("SELECT 1 FROM written WHERE id = ?", (row[0],)).fetchone()}
-            self._db.executemany(
-                "INSERT INTO contacts (id, e164, kept) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET e164 = excluded.e164, kept = excluded.kept",
-                [row for row in rows if row[0] not in written],
-            )
+            self._db.executemany(UPSERT_CONTACT, [row for row in rows if row[0] not in written])
         return kept
 
     def _log_shared_phones(self) -> None:
@@ -223,14 +219,14 @@ class Account:
 
     # --- any thread: what is known -----------------------------------------------------------------------------
 
-    def find(self, contact_id: Optional[str], phone: Optional[str]) -> Optional[dict]:
-        """What is known, without a request: by id when given and known, else by E.164 phone. The answer is a
-        copy: change the index through `remember`, `set_tags` and `forget`."""
+    def find(self, contact_id: Optional[str], phone: Optional[str], by: tuple = ("id", "phone")) -> Optional[dict]:
+        """What is known, without a request: by id when given and known, else by E.164 phone; only by the keys in
+        `by`. The answer is a copy: change the index through `remember`, `set_tags` and `forget`."""
         with self._lock:
             row = None
-            if contact_id:
+            if contact_id and "id" in by:
                 row = self._db.execute("SELECT kept FROM contacts WHERE id = ?", (contact_id,)).fetchone()
-            if row is None and phone:
+            if row is None and phone and "phone" in by:
                 row = self._db.execute("SELECT kept FROM contacts WHERE e164 = ? ORDER BY seq LIMIT 1", (phone,)).fetchone()
         return json.loads(row[0]) if row else None
 
@@ -240,7 +236,7 @@ class Account:
         with self._lock:
             self._written(kept["id"])
             self._db.execute("DELETE FROM absent WHERE key IN (?, ?)", (f"id:{kept['id']}", f"phone:{kept[E164]}"))
-            self._db.execute("INSERT INTO contacts (id, e164, kept) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET e164 = excluded.e164, kept = excluded.kept", self._row(kept))
+            self._db.execute(UPSERT_CONTACT, self._row(kept))
         return kept
 
     def set_tags(self, contact_id: str, tags: List[str]) -> None:

@@ -185,7 +185,7 @@ class Sync:
         waiting: Deque[Tuple[Incoming, Optional[Checked]]] = deque()
         for incoming in messages:
             checked = None if incoming.state is not None or incoming.complete else self._check(incoming)
-            if checked and checked.rejected is None and self._looks_up(checked.route):
+            if checked and checked.rejected is None and self._looks_up(checked.route, checked.record):
                 self.account.expect(checked.record.id, checked.record.phone, checked.route.match_by)
             waiting.append((incoming, checked))
             if incoming.state is not None:
@@ -222,16 +222,17 @@ class Sync:
         current = self._match(record, route)
         keys = lane_keys(record, current)
         if route.object == CONTACT_TAGS:
-            return self.lanes.gather(position, incoming.data, keys, record, add=route.operation.action == "add_tag")
+            return self.lanes.gather(position, incoming.data, keys, record, route)
         creates = current is None and route.operation.if_missing == "create"
         return self.lanes.write(position, incoming.data, keys, lambda outcome: self.writer.write_contact(record, route, outcome), in_mirror, creates)
 
-    def _looks_up(self, route: Route) -> bool:
-        # Insert learns of an existing contact from the API's 409; a dry run sees no 409, so it looks.
-        return route.operation.looks_up or self.config.dry_run
+    def _looks_up(self, route: Route, record: Union[ContactRecord, TagRecord]) -> bool:
+        # Insert learns of an existing contact from the API's 409, a delete by id from a 404; a dry run sees neither,
+        # so it looks.
+        return route.looks_up(record) or self.config.dry_run
 
     def _match(self, record: Union[ContactRecord, TagRecord], route: Route) -> Optional[dict]:
-        if not self._looks_up(route):
+        if not self._looks_up(route, record):
             return None
         if record.id and "id" in route.match_by and self.lanes.creating and self.account.find(record.id, None) is None:
             # An id nobody knows yet may be one this sync is creating right now: wait, as a sequential sync would

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from itertools import count
 from typing import Any, Callable, Deque, Dict, Hashable, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
+from destination_contacts.modes import Route
 from destination_contacts.report import Outcome, Position, Rejected, Report
 from destination_contacts.writer import TagRow
 
@@ -150,10 +151,10 @@ class Lanes:
     def creating(self) -> bool:
         return self._creating > 0
 
-    def gather(self, position: Position, data: Any, keys: Iterable[Key], record: Any, add: bool) -> Iterator[str]:
+    def gather(self, position: Position, data: Any, keys: Iterable[Key], record: Any, route: Route) -> Iterator[str]:
         """One `contact_tags` row, held with the other rows of its contact."""
         yield from self._raise_failure()
-        row = TagRow(record, add, self._track(position, data, False))
+        row = TagRow(record, route, self._track(position, data, False))
         keys = set(keys)
         hit: List[_TagBatch] = []
         for key in keys:
@@ -222,7 +223,7 @@ class Lanes:
     def _submit(self, keys: Set[Key], outcomes: List[Outcome], work: Callable[[], None], creates: bool = False) -> None:
         def job(skip: bool) -> None:
             try:
-                if not skip:  # skipped: the sync failed first; the outcome stays empty and is never settled
+                if not skip:  # skipped: the sync failed first; the outcome is settled empty, counting nothing
                     work()
             except BaseException as error:
                 outcomes[0].error = error

@@ -28,9 +28,10 @@ class Operation:
     """What one sync mode does to one object.
 
     - `required`: fields every record must carry (beyond a key that finds the contact).
-    - `if_missing`: when no contact matches: "create" it, "reject" the record, or "done" (what it asks is true).
+    - `if_missing`: when no contact matches, or a write answers 404 (deleted after it was found): "create" it,
+      "reject" the record, or "done" (what it asks is true).
     - `looks_up`: finds the contact before writing; insert does not, and learns of an existing phone from a 409.
-    - `if_gone`: when a write answers 404 (the contact was deleted after it was found): as for `if_missing`.
+      A delete by id does not either: its 404 says the contact was not there.
     - `on_conflict`: a create or update answered 409 (the phone belongs to a contact): "update" that contact (a
       create: never a second contact), or "reject" the record.
     """
@@ -39,7 +40,6 @@ class Operation:
     required: Tuple[str, ...] = ()
     if_missing: str = "reject"
     looks_up: bool = True
-    if_gone: str = "reject"
     on_conflict: str = "reject"
 
     @property
@@ -47,10 +47,10 @@ class Operation:
         return self.action == "delete"
 
 
-INSERT = Operation("insert", required=("name", "phoneNumber"), if_missing="create", looks_up=False, if_gone="create", on_conflict="update")
-UPSERT = Operation("upsert", required=("name", "phoneNumber"), if_missing="create", if_gone="create", on_conflict="update")
+INSERT = Operation("insert", required=("name", "phoneNumber"), if_missing="create", looks_up=False, on_conflict="update")
+UPSERT = Operation("upsert", required=("name", "phoneNumber"), if_missing="create", on_conflict="update")
 UPDATE = Operation("update")
-DELETE = Operation("delete", if_missing="done", if_gone="done")
+DELETE = Operation("delete", if_missing="done")
 ADD_TAG = Operation("add_tag", required=("tag",))
 REMOVE_TAG = Operation("remove_tag", required=("tag",))
 
@@ -86,6 +86,12 @@ class Route:
     match_by: Tuple[str, ...] = ("id", "phone")
     replaces: bool = False  # the sync replaces the stream's data (overwrite, or a truncating generation)
     mirror: bool = False  # ... and contacts no record named are deleted at the end
+
+    def looks_up(self, record: Union[ContactRecord, TagRecord]) -> bool:
+        """Whether the record's contact is found before it is written (a dry run always looks: it sees no answers)."""
+        if self.operation.deletes and record.id and "id" in self.match_by:
+            return False  # DELETE /v1/contacts/{id} at once; a 404 says there was nothing to delete
+        return self.operation.looks_up
 
     def check(self, record: Union[ContactRecord, TagRecord]) -> None:
         """Raises Rejected when the record lacks what its operation or its matching key needs."""

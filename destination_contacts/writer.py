@@ -23,8 +23,12 @@ from destination_contacts.report import Outcome, Rejected
 @dataclass(frozen=True)
 class TagRow:
     record: TagRecord
-    add: bool
+    route: Route
     outcome: Outcome
+
+    @property
+    def add(self) -> bool:
+        return self.route.operation.action == "add_tag"
 
 
 class PlannedCalls:
@@ -61,10 +65,12 @@ class Writer:
     def write_contact(self, record: ContactRecord, route: Route, outcome: Outcome) -> None:
         """Rejections go into the outcome; anything else raised fails the sync. The contact is what the match step
         found, as earlier records of this lane left it; insert knows only what this sync created (by phone)."""
-        by = route.match_by if route.operation.looks_up else ("phone",)
-        current = self._account.find(record.id if "id" in by else None, record.phone if "phone" in by else None)
+        current = self._account.find(record.id, record.phone, route.match_by if route.operation.looks_up else ("phone",))
         try:
-            self._write_contact(record, route.operation, outcome, current, recover=True)
+            if current is None and route.operation.deletes and not route.looks_up(record):
+                self._delete_by_id(record.id, outcome)
+            else:
+                self._write_contact(record, route.operation, outcome, current, recover=True)
         except Rejected as rejected:
             outcome.rejected = rejected
 
@@ -73,7 +79,7 @@ class Writer:
         tag the last row wins, and only what differs from the contact's tags is sent."""
         by_contact: Dict[str, List[TagRow]] = {}
         for row in rows:
-            current = self._account.find(row.record.id, row.record.phone)
+            current = self._account.find(row.record.id, row.record.phone, row.route.match_by)
             if current is None:
                 row.outcome.rejected = Rejected("no contact has this contact_id or phoneNumber")
             else:
@@ -92,6 +98,15 @@ class Writer:
                 outcome.count("deleted")  # gone already: what the sync asks for is true
             else:
                 outcome.logs.append(f"could not delete contact {contact_id}, absent from the sync: {problem.message}")
+
+    def _delete_by_id(self, contact_id: str, outcome: Outcome) -> None:
+        """A delete not looked up first: one DELETE, whose 404 says no contact had the id."""
+        try:
+            self._apply(delete_change({"id": contact_id}), outcome)
+        except RecordProblem as problem:
+            if problem.kind != "gone":
+                raise _rejection(problem) from None
+            outcome.count("unchanged")  # already absent: what the record asks for is true
 
     def _write_contact(self, record: ContactRecord, operation: Operation, outcome: Outcome, current: Optional[dict], recover: bool) -> None:
         if current is None:
@@ -122,12 +137,12 @@ class Writer:
             elif problem.kind == "gone" and recover and not change.creates:
                 # Deleted since it was found: forget it, and do what the operation does for a missing contact.
                 self._account.forget(change.contact_id)
-                if operation.if_gone == "create" and not self._recreate_deleted:
+                if operation.if_missing == "create" and not self._recreate_deleted:
                     raise Rejected(f"the contact was deleted while the sync ran ({problem.message}), and recreate_deleted_contacts is off") from None
-                if operation.if_gone == "create" and record.can_create:
+                self._write_contact(record, operation, outcome, None, recover=False)
+                if operation.if_missing == "create":  # counted once the create went through
                     outcome.count("recreated")
                     outcome.logs.append(f"contact {change.contact_id} was deleted while the sync ran; created again from the record")
-                self._write_contact(record, operation, outcome, None, recover=False)
             else:
                 raise _rejection(problem) from None
 

@@ -4,7 +4,7 @@ found it, write answers that echo nothing. The sandbox subclasses stage exactly 
 import pytest
 
 from integration_tests.connector import A, B, account, counts, full_summary, record, seed, summary, write, writes
-from integration_tests.sandbox import SandboxAPI
+from integration_tests.sandbox import ApiError, SandboxAPI
 
 
 class DeletedMeanwhile(SandboxAPI):
@@ -49,6 +49,22 @@ def test_an_upsert_of_a_contact_deleted_since_it_was_found_creates_it_again_and_
     assert len(created) == 1
     assert summary(run) == counts(created=1, recreated=1)
     assert f"contact {zoe} was deleted while the sync ran; created again from the record" in run.logs
+
+
+class RefusesCreates(DeletedMeanwhile):
+    def _create(self, body):
+        raise ApiError(422, "phoneNumber is blocked")
+
+
+def test_a_re_create_the_api_refuses_is_a_rejection_and_not_counted_as_recreated(sandbox_factory, tmp_path):
+    api = sandbox_factory(cls=RefusesCreates)
+    [zoe] = seed(api, {"name": "Zoë", "phoneNumber": A})
+    api.delete_but_keep_listing([zoe])
+    run = write(api, tmp_path, [("contacts", "append_dedup")], record({"name": "Zoë", "phoneNumber": A, "stage": "Lead"}), max_rejected_records=1)
+    assert run.returncode == 0, run.stderr
+    assert [(method, path) for method, path, _ in writes(api)] == [("PUT", f"/v1/contacts/{zoe}"), ("POST", "/v1/contacts")]
+    assert summary(run) == counts(rejected=1)
+    assert not any("created again" in line for line in run.logs)
 
 
 def test_with_recreate_off_such_a_record_is_rejected(deleted_meanwhile, tmp_path):

@@ -152,16 +152,20 @@ def test_update_changes_matched_contacts_and_rejects_the_rest(sandbox_factory, t
     assert "rejected contacts record 2 (input message 2): no contact has this phoneNumber, and update only changes existing contacts" in run.logs
 
 
-def test_soft_delete_deletes_matched_contacts(sandbox_factory, tmp_path):
+def test_soft_delete_deletes_matched_contacts_and_ids_without_looking_them_up(sandbox_factory, tmp_path):
     api = sandbox_factory()
     [zoe, ahmed, liam] = seed(api, {"name": "Zoë", "phoneNumber": A}, {"name": "Ahmed", "phoneNumber": B}, {"name": "Liam", "phoneNumber": C})
     run = write(api, tmp_path, [("contacts", "soft_delete")],
-                record({"id": zoe}), record({"phoneNumber": "+971 50 123 4568"}), record({"phoneNumber": "+971509999999"}),
+                record({"id": zoe}), record({"id": "no-such-contact"}),
+                record({"phoneNumber": "+971 50 123 4568"}), record({"phoneNumber": "+971509999999"}),
                 max_workers=1)
     assert run.returncode == 0, run.stderr
-    assert writes(api) == [("DELETE", f"/v1/contacts/{zoe}", None), ("DELETE", f"/v1/contacts/{ahmed}", None)]
+    # An id is deleted at once (a 404: nothing had it); a phone number is looked up first, with the account's pages.
+    assert [(r.method, r.path, r.status) for r in api.requests if r.method == "DELETE"] == [
+        ("DELETE", f"/v1/contacts/{zoe}", 200), ("DELETE", "/v1/contacts/no-such-contact", 404), ("DELETE", f"/v1/contacts/{ahmed}", 200)]
+    assert not any(r.method == "GET" and r.path != "/v1/contacts" for r in api.requests)
     assert [c["id"] for c in api.snapshot()] == [liam]
-    assert summary(run) == counts(deleted=2, unchanged=1)
+    assert summary(run) == counts(deleted=2, unchanged=2)
 
 
 # --- no duplicates ---------------------------------------------------------------------------------------
@@ -210,9 +214,9 @@ def test_lost_create_response_retried_into_a_409_updates_the_created_contact(san
     assert run.returncode == 0, run.stderr
     [contact] = account(api)
     assert [(r.method, r.path, r.status) for r in api.requests] == [
-        ("GET", "/v1/contacts", 200),  # the scan: an empty account
+        ("GET", "/v1/contacts", 200),  # the account walk: an empty account
         ("POST", "/v1/contacts", None),  # stored, answer lost
-        ("POST", "/v1/contacts", 409),  # the CDK's retry
+        ("POST", "/v1/contacts", 409),  # our retry of the dropped answer
         ("GET", "/v1/contacts", 200),  # searchText=phone finds it
         ("POST", f"/v1/contacts/{contact['id']}/tags/add", 200),
     ]

@@ -149,6 +149,15 @@ def test_data_activation_matches_by_the_key_the_user_chose(sandbox_factory, tmp_
                         stdin=stdin(record({"id": "someone-else", "phoneNumber": A, "stage": "Customer"}, "leads")))
     assert run.returncode == 0, run.stdout
     assert [(r.method, r.path) for r in target.requests if r.method != "GET"] == [("PUT", f"/v1/contacts/{zoe}")]
+    # A tag row too: its contact_id names Bo, its phone Zoë, and the phone is the key.
+    [bo] = seed(target, {"name": "Bo", "phoneNumber": B})
+    tags = catalog(("lead_tags", "append", "contact_tags"))
+    tags["streams"][0]["primary_key"] = [["phoneNumber"]]
+    target.reset_requests()
+    run = run_connector("destination-contacts", "write", tmp_path, source_config(target), tags,
+                        stdin=stdin(record({"contact_id": bo, "phoneNumber": A, "tag": "vip"}, "lead_tags")))
+    assert run.returncode == 0, run.stdout
+    assert [(r.method, r.path) for r in target.requests if r.method != "GET"] == [("POST", f"/v1/contacts/{zoe}/tags/add")]
     configured["streams"][0]["primary_key"] = [["email"]]
     run = run_connector("destination-contacts", "write", tmp_path, source_config(target), configured, stdin="")
     assert run.returncode == 1 and run.errors[0]["failure_type"] == "config_error"

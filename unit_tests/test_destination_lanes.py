@@ -6,7 +6,10 @@ import time
 import pytest
 
 from destination_contacts.lanes import LanePool, Lanes
+from destination_contacts.modes import ADD_TAG, CONTACT_TAGS, Route
 from destination_contacts.report import Position, Report
+
+ADD_TAG_ROUTE = Route((None, "tags"), CONTACT_TAGS, "append", ADD_TAG)
 
 
 def recorder(log, name, delay=0.0, fail=False):
@@ -88,7 +91,7 @@ def test_reading_ahead_is_bounded_and_sends_pending_tag_rows_early():
     report = Report(None, 0, False)
     lanes = Lanes(pool, report, write_tags, max_ahead=3)
     for n in range(1, 8):
-        list(lanes.gather(Position((None, "tags"), n, n), {}, [("id", "c1")], f"t{n}", add=True))
+        list(lanes.gather(Position((None, "tags"), n, n), {}, [("id", "c1")], f"t{n}", ADD_TAG_ROUTE))
     list(lanes.flush())
     pool.close()
     # Past 3 unsettled rows the pending batch goes out: rows 1-4 in one call, then 5-7 at the flush.
