@@ -269,6 +269,12 @@ def record(data, stream="contacts"):
     return {"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": 1}}
 
 
+def complete(stream="contacts"):
+    """The platform's STREAM_STATUS COMPLETE, as it sends one for every stream after a source that exited 0."""
+    return {"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": 1718000000000.0,
+                                       "stream_status": {"stream_descriptor": {"name": stream}, "status": "COMPLETE"}}}
+
+
 def state(value):
     return {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"n": value}}}}
 

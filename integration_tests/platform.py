@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import yaml
 
 from integration_tests.airbyte_protocol import problems
-from integration_tests.connector import Run, run_connector, stdin
+from integration_tests.connector import Run, complete, run_connector, stdin
 
 ROOT = Path(__file__).resolve().parent.parent
 UNKNOWN_FIELD = {"_saved_by_an_older_version": True, "legacy_option": "kept in the saved config"}
@@ -65,14 +65,14 @@ class Sync:
 
 
 class Platform:
-    def __init__(self, tmp_path: Path, prefix: str = "", refreshes: Optional[bool] = None, generation: int = 1, job_id: int = 42):
+    GENERATION, SYNC_ID = 1, 42  # the connection's first generation, in job 42
+
+    def __init__(self, tmp_path: Path, prefix: str = "", refreshes: Optional[bool] = None):
         """`refreshes`: whether the platform treats the destination as supporting refreshes; by default what its
         metadata declares (a custom connector added by image gets False whatever it declares)."""
         self.tmp_path = tmp_path
         self.prefix = prefix
         self.refreshes = metadata_flags("destination-contacts")["supportsRefreshes"] if refreshes is None else refreshes
-        self.generation = generation
-        self.job_id = job_id
         self._ids = itertools.count(1)
 
     def sync(self, source_config: dict, destination_config: dict, streams: List[StreamChoice], state: Optional[List[dict]] = None,
@@ -87,7 +87,7 @@ class Platform:
         source = run_connector("source-contacts", "read", self._folder("source"), source_config, source_catalog, state)
         forwarded, counts_by_id = self._forward(source, {choice.name: choice.fields for choice in streams})
         if self.refreshes and source.returncode == 0:
-            forwarded += [self._complete(self.prefix + choice.name) for choice in streams]
+            forwarded += [complete(self.prefix + choice.name) for choice in streams]
         destination = run_connector("destination-contacts", "write", self._folder("destination"), destination_config, destination_catalog,
                                     stdin=stdin(*forwarded))
         assert destination.stdin_left == 0, "the destination exited before reading its input to the end"
@@ -137,7 +137,7 @@ class Platform:
             configured["primary_key"] = choice.matching_key
         if self.refreshes:
             truncating = truncate or choice.destination_sync_mode in ("overwrite", "overwrite_dedup")
-            configured.update(generation_id=self.generation, minimum_generation_id=self.generation if truncating else 0, sync_id=self.job_id)
+            configured.update(generation_id=self.GENERATION, minimum_generation_id=self.GENERATION if truncating else 0, sync_id=self.SYNC_ID)
         return configured
 
     def _forward(self, source: Run, fields: Dict[str, Optional[Tuple[str, ...]]]) -> Tuple[List[dict], Dict[int, float]]:
@@ -170,11 +170,6 @@ class Platform:
                 forwarded.append({"type": "STATE", "state": state})
         return forwarded, counts_by_id
 
-    @staticmethod
-    def _complete(stream: str) -> dict:
-        return {"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": 1718000000000.0,
-                                           "stream_status": {"stream_descriptor": {"name": stream}, "status": "COMPLETE"}}}
-
     def _receive(self, destination: Run, counts_by_id: Dict[int, float], sync: Sync, previous: Optional[List[dict]]) -> None:
         persisted = {_key(state): state for state in previous or []}
         for message in destination.of_type("STATE"):
@@ -182,6 +177,8 @@ class Platform:
             state_id = state.get("id")
             assert isinstance(state_id, int) and not isinstance(state_id, bool), f"State message does not contain id: {state}"
             sync.state_ids_echoed.append(state_id)
+            if "destinationStats" not in state:  # the platform marks such a sync's state unclean
+                sync.count_mismatches.append(f"state {state_id}: no destinationStats")
             stats = state.get("destinationStats") or {}
             counted = stats.get("recordCount", 0.0) + stats.get("rejectedRecordCount", 0.0)
             if counted != counts_by_id[state_id]:

@@ -16,8 +16,9 @@ from integration_tests.connector import API_KEY
 from integration_tests.sandbox import SandboxAPI
 from integration_tests.connector import as_set, record, start_write, state, stdin
 
-SEEDED = 150  # two pages of 100 in the scan
+SEEDED = 150  # two pages in the account walk: the server serves 100 a page (MAX_LIMIT)
 SEED = 3
+MAX_LIMIT = 100
 
 
 class KillingSandbox(SandboxAPI):
@@ -102,7 +103,7 @@ def run(api, tmp_path, messages, kill_at_state=None):
     return code, echoed, stderr
 
 
-def is_scan_page(page):
+def is_walk_page(page):
     return lambda method, path, query: method == "GET" and "searchText" not in query and query.get("page") == page
 
 
@@ -120,7 +121,7 @@ def is_tag_call(kind):
 
 # name: (sandbox kill rule (kind, nth, after) or None, kill after the n-th echoed STATE or None)
 KILL_POINTS = {
-    "during the account walk": ((is_scan_page("2"), 1, False), None),
+    "during the account walk": ((is_walk_page("2"), 1, False), None),
     "mid-batch, at the 10th write": ((is_write, 10, False), None),
     "between a create and its tag call": ((is_create, 3, True), None),
     "right after a STATE is echoed": (None, 4),
@@ -132,7 +133,7 @@ KILL_POINTS = {
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    with KillingSandbox(contacts=SEEDED, seed=SEED, api_key=API_KEY) as api:
+    with KillingSandbox(contacts=SEEDED, seed=SEED, api_key=API_KEY, max_limit=MAX_LIMIT) as api:
         messages = input_messages(api.snapshot())
         code, echoed, stderr = run(api, tmp_path_factory.mktemp("uninterrupted"), messages)
         assert code == 0, stderr
@@ -143,7 +144,7 @@ def uninterrupted(tmp_path_factory):
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_killed_and_resumed_from_the_last_state_ends_like_an_uninterrupted_run(point, uninterrupted, tmp_path):
     rule, kill_at_state = KILL_POINTS[point]
-    with KillingSandbox(contacts=SEEDED, seed=SEED, api_key=API_KEY) as api:
+    with KillingSandbox(contacts=SEEDED, seed=SEED, api_key=API_KEY, max_limit=MAX_LIMIT) as api:
         messages = input_messages(api.snapshot())
         api.rule = rule
         code, echoed, _ = run(api, tmp_path, messages, kill_at_state)

@@ -1,16 +1,11 @@
-"""Issue 12 §7: the same care on the destination's reads and writes. Its account scan is the source's list walk: the
+"""Issue 12 §7: the same care on the destination's reads and writes. Its account walk is the source's list walk: the
 largest page by default, adapted to what the server serves, so a cap applied after the offset or a refused large
 limit loses no contact a mirror sync must know. A phone number with an extension is never shortened. (A PUT answered
-404 because the contact was deleted after the scan: test_destination_recovery.py.)"""
+404 because the contact was deleted after the walk found it: test_destination_recovery.py.)"""
 
 import pytest
 
-from integration_tests.connector import account, counts, reads, record, summary, write, writes
-
-
-def complete():
-    return {"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": 1,
-                                       "stream_status": {"stream_descriptor": {"name": "contacts"}, "status": "COMPLETE"}}}
+from integration_tests.connector import account, complete, counts, reads, record, summary, write, writes
 
 
 @pytest.mark.parametrize("server, scan", [

@@ -3,14 +3,9 @@ no record named, and only after a complete input."""
 
 import pytest
 
-from integration_tests.connector import A, B, C, account, counts, record, seed, state, summary, write, writes
+from integration_tests.connector import A, B, C, account, complete, counts, record, seed, state, summary, write, writes
 
 D = "+971501234570"
-
-
-def complete():
-    return {"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": 1,
-                                       "stream_status": {"stream_descriptor": {"name": "contacts"}, "status": "COMPLETE"}}}
 
 
 def seeded(api):

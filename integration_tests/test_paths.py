@@ -5,7 +5,7 @@ proves that no update, delete or tag request leaves `/v1/contacts/{id}` and its 
 import re
 from urllib.parse import unquote
 
-from integration_tests.connector import counts, phone, record, seed, summary, write
+from integration_tests.connector import complete, counts, phone, record, seed, summary, write
 
 HOSTILE_IDS = [
     "...", "../x", "a/b", "a/../../b", "/leading", "q?x=1", "h#frag", "100%", "p%2F", "%2E%2E",
@@ -74,8 +74,7 @@ def test_dot_segment_ids_are_rejected_and_never_sent(sandbox_factory, tmp_path):
         "id '..' cannot be a contact id: it would name another path of the API", "contact_id '.' cannot be a contact id: it would name another path of the API"]
     assert [r for r in api.requests if r.method != "GET"] == []
     [zoe] = seed(api, {"name": "Zoë", "phoneNumber": phone(3)})
-    complete = {"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": 1, "stream_status": {"stream_descriptor": {"name": "contacts"}, "status": "COMPLETE"}}}
-    run = write(api, tmp_path, [("contacts", "overwrite")], record({"id": zoe, "name": "Zoë", "phoneNumber": phone(3)}), complete, delete_absent_contacts=True)
+    run = write(api, tmp_path, [("contacts", "overwrite")], record({"id": zoe, "name": "Zoë", "phoneNumber": phone(3)}), complete(), delete_absent_contacts=True)
     assert run.returncode == 0, run.stderr
     assert [r for r in api.requests if r.method != "GET"] == []
     assert "could not delete contact '..', absent from the sync: '..' cannot be a contact id" in run.logs
