@@ -372,7 +372,6 @@ class ContactsApi:
         # neither spends a try nor lengthens the backoff of a later 5xx.
         sent = failures = timeouts = rate_limited = redirects = 0
         while True:
-            sent += 1
             try:
                 answer: Union[requests.Response, requests.RequestException] = self._session.send(request, timeout=self._timeout, allow_redirects=False)
             except requests.RequestException as error:
@@ -380,8 +379,8 @@ class ContactsApi:
             if isinstance(answer, requests.Response) and answer.is_redirect:
                 redirects += 1
                 request = self._redirected(request, answer, redirects)
-                sent -= 1
                 continue
+            sent += 1
             if isinstance(answer, requests.Response) and answer.status_code in passes:
                 return parse(answer) if parse else answer
             resolution = self._errors.interpret_response(answer)

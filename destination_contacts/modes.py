@@ -10,6 +10,7 @@ How the Airbyte platform fills the configured catalog (airbyte-platform v1.7.0 t
   ids and no COMPLETE, and `overwrite` stays `overwrite`.
 """
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
 
@@ -227,5 +228,6 @@ def destination_catalog() -> Dict[str, Any]:
     return {"type": "DESTINATION_CATALOG", "destination_catalog": {"operations": operations}}
 
 
+@functools.cache
 def _objects() -> Dict[str, Any]:
     return load_json("destination_contacts", "objects.json")

@@ -8,6 +8,7 @@ from typing import Any, Mapping, Optional, Tuple
 
 import phonenumbers
 
+from contacts_api.http import path_segment
 from destination_contacts.report import Rejected
 
 # The contact fields the API documents as writable, and the JSON type each must have. Anything else in a record
@@ -173,8 +174,10 @@ def _contact_id(data: Mapping[str, Any], name: str) -> Optional[str]:
         return None
     if not isinstance(value, str) or not value.strip():
         raise Rejected(f"{name} must be a non-empty string, not {_json_type(value)}")
-    if value in (".", ".."):
-        raise Rejected(f"{name} '{value}' cannot be a contact id: it would name another path of the API")
+    try:
+        path_segment(value)
+    except ValueError:
+        raise Rejected(f"{name} '{value}' cannot be a contact id: it would name another path of the API") from None
     return value
 
 

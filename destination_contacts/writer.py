@@ -68,7 +68,7 @@ class Writer:
         current = self._account.find(record.id, record.phone, route.match_by if route.operation.looks_up else ("phone",))
         try:
             if current is None and route.operation.deletes and not route.looks_up(record):
-                self._delete_by_id(record.id, outcome)
+                self._delete(record.id, outcome, gone_counts_as="unchanged")  # not looked up: a 404 says no contact had the id
             else:
                 self._write_contact(record, route.operation, outcome, current, recover=True)
         except Rejected as rejected:
@@ -88,25 +88,21 @@ class Writer:
             self._write_contact_tags(contact_id, contact_rows)
 
     def delete(self, contact_id: str, outcome: Outcome) -> None:
-        """A mirror sync's end: a contact no record of the sync named."""
+        """A mirror sync's end: a contact no record of the sync named, known from the walk (a 404: someone deleted
+        it first, and what the sync asks for is true). A delete that fails is logged; the sync goes on."""
         try:
-            self._apply(delete_change({"id": contact_id}), outcome)
-        except ValueError as error:  # an id no URL path can carry (contacts_api.http.path_segment)
+            self._delete(contact_id, outcome, gone_counts_as="deleted")
+        except (ValueError, Rejected) as error:  # ValueError: an id no URL path can carry (contacts_api.http.path_segment)
             outcome.logs.append(f"could not delete contact {contact_id!r}, absent from the sync: {error}")
-        except RecordProblem as problem:
-            if problem.kind == "gone":
-                outcome.count("deleted")  # gone already: what the sync asks for is true
-            else:
-                outcome.logs.append(f"could not delete contact {contact_id}, absent from the sync: {problem.message}")
 
-    def _delete_by_id(self, contact_id: str, outcome: Outcome) -> None:
-        """A delete not looked up first: one DELETE, whose 404 says no contact had the id."""
+    def _delete(self, contact_id: str, outcome: Outcome, gone_counts_as: str) -> None:
+        """One DELETE; a 404 counts as `gone_counts_as`, any other answer about the record is a Rejected."""
         try:
             self._apply(delete_change({"id": contact_id}), outcome)
         except RecordProblem as problem:
             if problem.kind != "gone":
                 raise _rejection(problem) from None
-            outcome.count("unchanged")  # already absent: what the record asks for is true
+            outcome.count(gone_counts_as)
 
     def _write_contact(self, record: ContactRecord, operation: Operation, outcome: Outcome, current: Optional[dict], recover: bool) -> None:
         if current is None:
