@@ -4,7 +4,7 @@ builds their input.
 By default a run is in-process: the console script's own `run(args, clock)` with stdin, stdout and stderr swapped
 for buffers, and an uncaught exception handled by the hook the CDK installs, as in the process. That costs no
 interpreter start (1.5 s each) and lets the run share the test's virtual clock with the sandbox, so a test of a
-60 s rate window takes no 60 s. `subprocess=True` runs the installed executable instead, for what only a process
+60 s rate window takes no 60 s. `start_write` runs the installed executable instead, for what only a process
 shows (signals, the executable itself)."""
 
 import io
@@ -103,6 +103,12 @@ class Run:
         return [message["log"]["message"] for message in self.of_type("LOG") if message["log"]["level"] == "WARN"]
 
     @property
+    def status(self) -> Dict[str, Any]:
+        """The connectionStatus of `check`'s one CONNECTION_STATUS message."""
+        [message] = self.of_type("CONNECTION_STATUS")
+        return message["connectionStatus"]
+
+    @property
     def gaps(self) -> Dict[str, int]:
         """The counts of the source's one ANALYTICS trace (source_contacts/walk.py)."""
         [analytics] = [message["trace"]["analytics"] for message in self.of_type("TRACE") if message["trace"]["type"] == "ANALYTICS"]
@@ -131,13 +137,10 @@ current_clock: Optional[VirtualClock] = None
 
 
 def run_connector(script: str, verb: str, tmp_path: Path, config: Optional[dict] = None, catalog: Optional[dict] = None,
-                  state: Optional[list] = None, stdin: Optional[Union[str, bytes]] = None, subprocess_run: bool = False) -> Run:
+                  state: Optional[list] = None, stdin: Optional[Union[str, bytes]] = None) -> Run:
     """stdin given as bytes goes to the connector as is (for input that is not UTF-8)."""
     args = command(script, verb, tmp_path, config, catalog, state)
     data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
-    if subprocess_run:
-        completed = subprocess.run(args, input=data, capture_output=True, timeout=600, env=environment())
-        return Run.from_output(completed.returncode, completed.stdout, completed.stderr)
     with _stdio(data) as (stdin_, stdout, stderr):
         returncode = 0
         try:
@@ -309,7 +312,7 @@ def reads(api):
 
 # The walk of an account of two contacts: page 1 at the largest page the API could serve, then page 2 (the empty end)
 # at what it served.
-SCAN = [("/v1/contacts", {"limit": "1000", "page": "1"}), ("/v1/contacts", {"limit": "2", "page": "2"})]
+WALK = [("/v1/contacts", {"limit": "1000", "page": "1"}), ("/v1/contacts", {"limit": "2", "page": "2"})]
 
 
 def account(api):

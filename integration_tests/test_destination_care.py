@@ -8,11 +8,11 @@ import pytest
 from integration_tests.connector import account, complete, counts, reads, record, summary, write, writes
 
 
-@pytest.mark.parametrize("server, scan", [
+@pytest.mark.parametrize("server, walk", [
     ({"max_limit": 50, "cap_after_offset": True}, [("1", "1000"), ("2", "50"), ("3", "50"), ("4", "50")]),
     ({"reject_limit_above": 100}, [("1", "1000"), ("1", "100"), ("2", "100"), ("3", "100")]),
 ])
-def test_a_mirror_sync_knows_every_contact_of_an_account_whose_server_caps_or_refuses_the_page_size(sandbox_factory, tmp_path, server, scan):
+def test_a_mirror_sync_knows_every_contact_of_an_account_whose_server_caps_or_refuses_the_page_size(sandbox_factory, tmp_path, server, walk):
     api = sandbox_factory(contacts=150, **server)
     listed = api.snapshot()
     kept = listed[:2]
@@ -20,7 +20,7 @@ def test_a_mirror_sync_knows_every_contact_of_an_account_whose_server_caps_or_re
                 *[record({"id": c["id"], "name": c["name"], "phoneNumber": c["phoneNumber"]}) for c in kept], complete(),
                 delete_absent_contacts=True)
     assert run.returncode == 0, run.stderr
-    assert [(query["page"], query["limit"]) for path, query in reads(api)] == scan
+    assert [(query["page"], query["limit"]) for path, query in reads(api)] == walk
     # Contacts 51 to 100 sit where a walk at a fixed 100 a page would have skipped them on the first server.
     assert sorted(writes(api)) == sorted(("DELETE", f"/v1/contacts/{c['id']}", None) for c in listed[2:])
     assert [c["id"] for c in api.snapshot()] == [c["id"] for c in kept]

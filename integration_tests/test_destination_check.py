@@ -3,11 +3,6 @@
 from integration_tests.connector import API_KEY, run_connector
 
 
-def status(run):
-    [message] = run.of_type("CONNECTION_STATUS")
-    return message["connectionStatus"]
-
-
 def test_spec_has_the_shared_connection_fields_and_the_write_options(tmp_path):
     run = run_connector("destination-contacts", "spec", tmp_path)
     [message] = run.of_type("SPEC")
@@ -20,6 +15,6 @@ def test_spec_has_the_shared_connection_fields_and_the_write_options(tmp_path):
 
 def test_check_refuses_plain_http_to_a_remote_host_and_an_unknown_region(tmp_path):
     run = run_connector("destination-contacts", "check", tmp_path, {"api_key": API_KEY, "base_url": "http://api.whautomate.com"})
-    assert status(run)["status"] == "FAILED" and "plain http to a remote host" in status(run)["message"]
+    assert run.status["status"] == "FAILED" and "plain http to a remote host" in run.status["message"]
     run = run_connector("destination-contacts", "check", tmp_path, {"api_key": API_KEY, "base_url": "http://127.0.0.1:1", "default_region": "XX"})
-    assert status(run)["status"] == "FAILED" and "default_region 'XX'" in status(run)["message"]
+    assert run.status["status"] == "FAILED" and "default_region 'XX'" in run.status["message"]

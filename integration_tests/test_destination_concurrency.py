@@ -135,7 +135,7 @@ def test_the_same_new_phone_in_many_records_makes_one_contact(sandbox_factory, t
 def test_rejections_are_reported_in_input_order_while_lanes_run(sandbox_factory, tmp_path):
     api = sandbox_factory(latency_ms=20)
     [gone] = seed(api, {"name": "Gone", "phoneNumber": B})
-    api.contacts.pop(gone)  # in no scan: the update below meets no contact
+    api.contacts.pop(gone)  # in no walk of the account: the update below meets no contact
     rejected_file = tmp_path / "rejected.jsonl"
     messages = []
     for n in range(6):

@@ -31,8 +31,8 @@ class SilentWrites(SandboxAPI):
 
 @pytest.fixture
 def deleted_meanwhile(sandbox_factory):
-    def build(*contacts):
-        api = sandbox_factory(cls=DeletedMeanwhile)
+    def build(*contacts, cls=DeletedMeanwhile):
+        api = sandbox_factory(cls=cls)
         ids = seed(api, *contacts)
         api.delete_but_keep_listing(ids)
         return api, ids
@@ -56,10 +56,8 @@ class RefusesCreates(DeletedMeanwhile):
         raise ApiError(422, "phoneNumber is blocked")
 
 
-def test_a_re_create_the_api_refuses_is_a_rejection_and_not_counted_as_recreated(sandbox_factory, tmp_path):
-    api = sandbox_factory(cls=RefusesCreates)
-    [zoe] = seed(api, {"name": "Zoë", "phoneNumber": A})
-    api.delete_but_keep_listing([zoe])
+def test_a_re_create_the_api_refuses_is_a_rejection_and_not_counted_as_recreated(deleted_meanwhile, tmp_path):
+    api, [zoe] = deleted_meanwhile({"name": "Zoë", "phoneNumber": A}, cls=RefusesCreates)
     run = write(api, tmp_path, [("contacts", "append_dedup")], record({"name": "Zoë", "phoneNumber": A, "stage": "Lead"}), max_rejected_records=1)
     assert run.returncode == 0, run.stderr
     assert [(method, path) for method, path, _ in writes(api)] == [("PUT", f"/v1/contacts/{zoe}"), ("POST", "/v1/contacts")]

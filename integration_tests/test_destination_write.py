@@ -8,13 +8,13 @@ import threading
 import pytest
 
 from integration_tests.connector import (
-    A, B, C, SCAN, account, assert_no_leak, counts, reads, record, seed, start_write, state, stdin, summary, write, writes,
+    A, B, C, WALK, account, assert_no_leak, counts, reads, record, seed, start_write, state, stdin, summary, write, writes,
 )
 
 # --- create, upsert, unchanged ------------------------------------------------------------------------
 
 
-def test_append_creates_with_tags_through_the_tag_endpoint_and_no_scan(sandbox_factory, tmp_path):
+def test_append_creates_with_tags_through_the_tag_endpoint_and_no_account_walk(sandbox_factory, tmp_path):
     api = sandbox_factory()
     run = write(api, tmp_path, [("contacts", "append")],
                 record({"name": "Zoë", "phoneNumber": "+971 50 123 4567", "stage": "Lead", "tags": ["VIP", "café"],
@@ -23,7 +23,7 @@ def test_append_creates_with_tags_through_the_tag_endpoint_and_no_scan(sandbox_f
                 max_workers=1)  # one lane: the exact order across contacts
     assert run.returncode == 0, run.stderr
     [first, second] = [c["id"] for c in api.snapshot()]
-    assert reads(api) == []  # append only creates: nothing to match, so no scan
+    assert reads(api) == []  # append only creates: nothing to match, so no walk of the account
     assert writes(api) == [
         ("POST", "/v1/contacts", {"name": "Zoë", "phoneNumber": A, "stage": "Lead"}),
         ("POST", f"/v1/contacts/{first}/tags/add", {"tags": ["VIP", "café"]}),
@@ -47,7 +47,7 @@ def test_upsert_matches_by_id_then_by_phone_in_local_format(sandbox_factory, tmp
                 default_region="AE", max_workers=1)
     assert run.returncode == 0, run.stderr
     third = api.snapshot()[2]["id"]
-    assert reads(api) == SCAN
+    assert reads(api) == WALK
     assert writes(api) == [
         ("PUT", f"/v1/contacts/{first}", {"name": "Zoë", "phoneNumber": A, "notes": "new"}),
         ("PUT", f"/v1/contacts/{second}", {"name": "Ahmed", "phoneNumber": B, "stage": "Customer"}),
@@ -82,7 +82,7 @@ def test_unchanged_record_and_second_identical_run_send_no_write(sandbox_factory
     second = write(api, tmp_path, [("contacts", "append_dedup")], *messages)
     assert second.returncode == 0, second.stderr
     # The account's walk (a short first page, then the empty end) costs no more than looking the two records up.
-    assert writes(api) == [] and reads(api) == SCAN
+    assert writes(api) == [] and reads(api) == WALK
     assert api.snapshot() == before
     assert summary(second) == counts(unchanged=2)
     assert existing == before[0]["id"]
@@ -124,7 +124,7 @@ def test_contact_tags_rows_add_and_remove_one_tag_each(sandbox_factory, tmp_path
                 record({"contact_id": "unknown", "tag": "b"}, "tags_in"),
                 max_rejected_records=1, max_workers=1)
     assert run.returncode == 0, run.stderr
-    assert reads(api) == SCAN
+    assert reads(api) == WALK
     assert writes(api) == [
         ("POST", f"/v1/contacts/{zoe}/tags/add", {"tags": ["b"]}),
         ("POST", f"/v1/contacts/{ahmed}/tags/add", {"tags": ["z"]}),
@@ -371,7 +371,7 @@ def test_dry_run_reads_and_plans_but_writes_nothing(sandbox_factory, tmp_path):
                 state(1),
                 dry_run=True, tag_mode="sync")
     assert run.returncode == 0, run.stderr
-    assert writes(api) == [] and reads(api) == SCAN
+    assert writes(api) == [] and reads(api) == WALK
     assert api.snapshot() == before
     assert len(run.states) == 1
     assert summary(run) == counts(created=1, updated=2, deleted=1, tags_added=2, tags_removed=1, dry_run=True)

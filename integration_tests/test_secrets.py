@@ -73,8 +73,7 @@ def test_destination_rejected_key_and_failed_check_never_show_it(sandbox, tmp_pa
         assert_no_leak(run, wrong, tmp_path)
     failing = sandbox(error_rate=1.0)
     run = run_connector("destination-contacts", "check", tmp_path, config(failing, api_key=KEY, **UNTHROTTLED))
-    [status] = run.of_type("CONNECTION_STATUS")
-    assert status["connectionStatus"]["status"] == "FAILED"
+    assert run.status["status"] == "FAILED"
     assert_no_leak(run, KEY, tmp_path)
 
 
@@ -98,6 +97,5 @@ def test_source_read_and_check_never_show_the_key(sandbox, tmp_path):
 
     failing = sandbox(error_rate=1.0)
     run = run_connector("source-contacts", "check", tmp_path, source_config(failing, api_key=KEY))
-    [status] = run.of_type("CONNECTION_STATUS")
-    assert status["connectionStatus"]["status"] == "FAILED"
+    assert run.status["status"] == "FAILED"
     assert_no_leak(run, KEY, tmp_path)

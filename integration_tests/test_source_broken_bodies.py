@@ -54,8 +54,7 @@ def test_a_broken_body_on_the_first_request_means_base_url_is_not_the_api(sandbo
     message = (f"{api.url} answered, but not like the Contacts API (HTTP 200 with {DESCRIBED[kind]}, not a JSON array of contacts). "
                "Check base_url.")
     if verb == "check":
-        [status] = run.of_type("CONNECTION_STATUS")
-        assert status["connectionStatus"] == {"status": "FAILED", "message": message}
+        assert run.status == {"status": "FAILED", "message": message}
     else:
         assert (run.returncode, run.errors[0]["failure_type"], run.errors[0]["message"]) == (1, "config_error", message)
     assert len(api.requests) == 1

@@ -7,11 +7,6 @@ import pytest
 from integration_tests.connector import API_KEY, assert_no_leak, source_catalog as catalog, run_connector, source_config
 
 
-def status(run):
-    [message] = run.of_type("CONNECTION_STATUS")
-    return message["connectionStatus"]
-
-
 BOTH_CONNECTORS = pytest.mark.parametrize("script", ["source-contacts", "destination-contacts"])
 
 
@@ -19,7 +14,7 @@ BOTH_CONNECTORS = pytest.mark.parametrize("script", ["source-contacts", "destina
 def test_check_succeeds_with_one_request(script, sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=5)
     run = run_connector(script, "check", tmp_path, source_config(api))
-    assert status(run) == {"status": "SUCCEEDED"}
+    assert run.status == {"status": "SUCCEEDED"}
     assert [(r.method, r.path, r.query) for r in api.requests] == [("GET", "/v1/contacts", {"limit": "1", "page": "1"})]
 
 
@@ -27,8 +22,8 @@ def test_check_succeeds_with_one_request(script, sandbox_factory, tmp_path):
 def test_check_names_a_rejected_key(script, sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=5, echo_headers_in_errors=True)
     run = run_connector(script, "check", tmp_path, source_config(api, api_key="not-the-key"))
-    assert status(run)["status"] == "FAILED"
-    assert "rejected the API key (HTTP 401" in status(run)["message"]
+    assert run.status["status"] == "FAILED"
+    assert "rejected the API key (HTTP 401" in run.status["message"]
     assert len(api.requests) == 1
     assert_no_leak(run, "not-the-key")
 
@@ -38,19 +33,19 @@ def test_check_names_an_unreachable_host(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     run = run_connector("source-contacts", "check", tmp_path, {"api_key": API_KEY, "base_url": f"http://127.0.0.1:{port}"})
-    assert status(run)["status"] == "FAILED"
-    assert status(run)["message"] == f"http://127.0.0.1:{port} refused the connection (nothing listens there, or a firewall said no)."
+    assert run.status["status"] == "FAILED"
+    assert run.status["message"] == f"http://127.0.0.1:{port} refused the connection (nothing listens there, or a firewall said no)."
 
 
 def test_check_names_a_host_that_is_not_the_api(web_page_host, tmp_path):
     run = run_connector("source-contacts", "check", tmp_path, {"api_key": API_KEY, "base_url": web_page_host})
-    assert status(run)["status"] == "FAILED"
-    assert "answered, but not like the Contacts API" in status(run)["message"]
+    assert run.status["status"] == "FAILED"
+    assert "answered, but not like the Contacts API" in run.status["message"]
 
 
 def test_check_refuses_plain_http_to_a_remote_host_before_any_request(tmp_path):
     run = run_connector("source-contacts", "check", tmp_path, {"api_key": API_KEY, "base_url": "http://api.whautomate.com"})
-    assert status(run) == {"status": "FAILED", "message": "base_url 'http://api.whautomate.com' uses plain http to a remote host; the API key "
+    assert run.status == {"status": "FAILED", "message": "base_url 'http://api.whautomate.com' uses plain http to a remote host; the API key "
                                                          "would travel unencrypted. Use https://api.whautomate.com."}
     assert run.returncode == 0 and run.errors == []
 

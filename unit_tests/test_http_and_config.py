@@ -238,16 +238,18 @@ def test_a_host_that_does_not_resolve_fails_at_once_as_a_config_error():
     assert (resolution.response_action, resolution.failure_type) == (ResponseAction.RETRY, FailureType.transient_error)
 
 
-class Redirects(requests.adapters.BaseAdapter):
-    """A transport that answers every request with a redirect to `target`, and remembers what it was sent."""
+class Scripted(requests.adapters.BaseAdapter):
+    """A transport in place of the network: answers each request with the next scripted (status, headers), then
+    with `then` (by default 200, an empty page) for good; remembers the URLs it was sent."""
 
-    def __init__(self, target):
+    def __init__(self, answers=(), then=(200, {})):
         super().__init__()
-        self.target, self.sent = target, []
+        self.answers, self.then, self.sent = list(answers), then, []
 
     def send(self, request, **kwargs):
         self.sent.append(request.url)
-        answer = response(301, headers={"Location": self.target})
+        status, headers = self.answers.pop(0) if self.answers else self.then
+        answer = response(status, b"[]" if status == 200 else b"{}", headers={"Content-Type": "application/json", **headers})
         answer.url, answer.request = request.url, request
         return answer
 
@@ -255,13 +257,18 @@ class Redirects(requests.adapters.BaseAdapter):
         pass
 
 
+def api_over(transport, clock, api_key="k"):
+    """The real client, its https requests answered by `transport`."""
+    api = ContactsApi(parse_config(SourceConfig, connector_spec("source_contacts"), {"api_key": api_key, "base_url": HOST}), clock)
+    api._session.mount("https://", transport)
+    return api
+
+
 def test_a_redirect_from_https_to_plain_http_is_refused_naming_the_target():
     """The https half of issue 12 §5, which needs a TLS server the connector trusts: the real client over a transport
     that redirects, since the sandbox speaks plain http."""
-    config = parse_config(SourceConfig, connector_spec("source_contacts"), {"api_key": "secret-key", "base_url": HOST})
-    api = ContactsApi(config, VirtualClock())
-    transport = Redirects("http://api.whautomate.com/v1/contacts?limit=1&page=1")
-    api._session.mount("https://", transport)
+    transport = Scripted(then=(301, {"Location": "http://api.whautomate.com/v1/contacts?limit=1&page=1"}))
+    api = api_over(transport, VirtualClock(), api_key="secret-key")
     with pytest.raises(AirbyteTracedException) as error:
         api.list({"limit": 1, "page": 1})
     assert error.value.message == (
@@ -272,28 +279,10 @@ def test_a_redirect_from_https_to_plain_http_is_refused_naming_the_target():
     assert transport.sent == [f"{HOST}/v1/contacts?limit=1&page=1"]  # nothing followed the redirect
 
 
-class Serves(requests.adapters.BaseAdapter):
-    """A transport that answers every request 200 with an empty page and the given headers."""
-
-    def __init__(self, headers):
-        super().__init__()
-        self.headers = headers
-
-    def send(self, request, **kwargs):
-        answer = response(200, b"[]", headers={"Content-Type": "application/json", **self.headers})
-        answer.url, answer.request = request.url, request
-        return answer
-
-    def close(self):
-        pass
-
-
 @pytest.mark.parametrize("headers", [{}, {"Date": "not a date"}, {"Date": "Fri, 27 Nov 2026 04:00:00 GMT"}])
 def test_a_page_is_timed_by_the_servers_date_header_else_by_our_clock_on_receipt(headers):
     clock = VirtualClock()
-    config = parse_config(SourceConfig, connector_spec("source_contacts"), {"api_key": "k", "base_url": HOST})
-    api = ContactsApi(config, clock)
-    api._session.mount("https://", Serves(headers))
+    api = api_over(Scripted(then=(200, headers)), clock)
     clock.sleep(3600)  # our clock is an hour on from where it started: the page is timed now, not then
     before = clock.now()
     page, served = api.list({"limit": 1, "page": 1})
@@ -304,33 +293,12 @@ def test_a_page_is_timed_by_the_servers_date_header_else_by_our_clock_on_receipt
     assert page == []
 
 
-class Scripted(requests.adapters.BaseAdapter):
-    """A transport that answers with the scripted (status, headers) in turn, then 200 with an empty page."""
-
-    def __init__(self, answers):
-        super().__init__()
-        self.answers = list(answers)
-        self.sent = 0
-
-    def send(self, request, **kwargs):
-        self.sent += 1
-        status, headers = self.answers.pop(0) if self.answers else (200, {"Content-Type": "application/json"})
-        answer = response(status, b"[]" if status == 200 else b"{}", headers=headers)
-        answer.url, answer.request = request.url, request
-        return answer
-
-    def close(self):
-        pass
-
-
 def test_429s_spend_no_try_and_lengthen_no_backoff_of_the_server_errors_after_them():
     """Five 429s, then five 503s: the 503s are tries 1 to 5 of the 6 allowed, backed off 2, 4, 8, 16, 32 s."""
     clock = VirtualClock()
-    config = parse_config(SourceConfig, connector_spec("source_contacts"), {"api_key": "k", "base_url": HOST})
-    api = ContactsApi(config, clock)
     transport = Scripted([(429, {"Retry-After": "1"})] * 5 + [(503, {})] * 5)
-    api._session.mount("https://", transport)
+    api = api_over(transport, clock)
     assert api.list({"limit": 1, "page": 1})[0] == []
-    assert transport.sent == 11
+    assert len(transport.sent) == 11
     backoffs = [round(seconds) for seconds in clock.sleeps if seconds > 1.5]
     assert backoffs == [2, 4, 8, 16, 32]

@@ -87,7 +87,7 @@ from destination_contacts.account import Account  # noqa: E402
 from destination_contacts.modes import CONTACTS, OPERATIONS, Route  # noqa: E402
 from destination_contacts.plan import contact_change, tags_change  # noqa: E402
 from destination_contacts.records import contact_record, tag_record  # noqa: E402
-from integration_tests.connector import as_emitted  # noqa: E402(how the CDK writes a record: no top-level nulls)
+from integration_tests.connector import as_emitted  # noqa: E402  (how the CDK writes a record: no top-level nulls)
 from source_contacts.streams import Contacts, ContactTags  # noqa: E402
 from unit_tests.fakes import ListingApi  # noqa: E402
 

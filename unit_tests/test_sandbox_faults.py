@@ -1,6 +1,7 @@
 """The sandbox's switchable faults (integration_tests/faults.py), over real HTTP with requests: each does exactly what
 its switch says, and nothing while it is off."""
 
+import dataclasses
 import json
 import re
 import signal
@@ -33,7 +34,9 @@ def every_id(count):
 
 
 def test_every_switch_is_off_by_default():
-    assert all(getattr(Faults(), field) in (None, False, 0, 1) for field in Faults.__dataclass_fields__)
+    switches = {field.name: getattr(Faults(), field.name) for field in dataclasses.fields(Faults)}
+    assert switches == {**dict.fromkeys(switches, None), **dict.fromkeys(("cap_after_offset", "clamp_page", "newest_first", "retry_after_date"), False),
+                        "churn_deletes": 0, "churn_creates": 0, "churn_times": 1, "broken_body_after": 0}
     with pytest.raises(ValueError, match="broken_body must be one of html, message, data, null, empty, truncated"):
         Faults(broken_body="xml")
 
