@@ -6,7 +6,9 @@ the citations are in docs/running-in-airbyte.md). What it does, step by step, is
   connection's prefix, `json_schema` regenerated from the selected fields (DestinationCatalogGenerator), and, by the
   destination's metadata flags, `overwrite` → `append` plus generation ids (supportsRefreshes), or
   `overwrite_dedup` → `overwrite` without them (DefaultProtocolSerializer); `destination_object_name` and the chosen
-  matching key only for data-activation streams;
+  matching key only for data-activation streams, which the platform offers only to a destination declaring
+  supportsDataActivation, from the operations its `discover` printed (DestinationDiscoverService, v1.8.0+): the
+  harness asserts the choice is one of them, with its matching key and the fields the operation requires;
 - only RECORD and STATE pass from source to destination (MessageProcessor), records and STREAM states renamed with the
   prefix, GLOBAL states untouched (NamespacingMapper); each STATE gets an integer `id`
   (StateWithId.attachIdToStateMessageFromSource) and `sourceStats` (StateEnricher, v2.0.0);
@@ -16,6 +18,10 @@ the citations are in docs/running-in-airbyte.md). What it does, step by step, is
   its counts must equal what was forwarded since the previous state of its stream (StateCheckSumCountEventHandler),
   and the state persisted for the next sync is the destination's, names reverted, descriptors and stream_state only
   (StateConverter.toClient).
+
+Not played: `check` before the sync, which the platform runs only after a failed job or attempt
+(JobCreationAndStatusUpdateActivityImpl.shouldRunDestinationCheck); test_source_waits.py covers a read right after
+one. A new job id per sync and a new generation per truncating sync, as the platform assigns them.
 """
 
 import itertools
@@ -65,8 +71,6 @@ class Sync:
 
 
 class Platform:
-    GENERATION, SYNC_ID = 1, 42  # the connection's first generation, in job 42
-
     def __init__(self, tmp_path: Path, prefix: str = "", refreshes: Optional[bool] = None):
         """`refreshes`: whether the platform treats the destination as supporting refreshes; by default what its
         metadata declares (a custom connector added by image gets False whatever it declares)."""
@@ -74,6 +78,9 @@ class Platform:
         self.prefix = prefix
         self.refreshes = metadata_flags("destination-contacts")["supportsRefreshes"] if refreshes is None else refreshes
         self._ids = itertools.count(1)
+        self._jobs = itertools.count(42)
+        self._generation = 0
+        self._operations: Optional[List[dict]] = None  # the destination's DESTINATION_CATALOG, once discovered
 
     def sync(self, source_config: dict, destination_config: dict, streams: List[StreamChoice], state: Optional[List[dict]] = None,
              truncate: bool = False) -> Sync:
@@ -81,6 +88,11 @@ class Platform:
         source_config, destination_config = {**source_config, **UNKNOWN_FIELD}, {**destination_config, **UNKNOWN_FIELD}
         discovered = {stream["name"]: stream for stream in self._discover(source_config)}
         source_catalog = {"streams": [self._source_stream(discovered[choice.name], choice) for choice in streams]}
+        for choice in streams:
+            if choice.destination_object_name:
+                self._assert_offered(choice, destination_config)
+        self._job = next(self._jobs)
+        self._generation += truncate or any(choice.destination_sync_mode in ("overwrite", "overwrite_dedup") for choice in streams)
         destination_catalog = {"streams": [self._destination_stream(discovered[choice.name], choice, truncate) for choice in streams]}
         for catalog, definition in ((source_catalog, "ConfiguredAirbyteCatalog"), (destination_catalog, "ConfiguredAirbyteCatalog")):
             assert problems(catalog, definition) == [], problems(catalog, definition)
@@ -97,6 +109,20 @@ class Platform:
         return sync
 
     # --- what the platform does ---------------------------------------------------------------------------------
+
+    def _assert_offered(self, choice: StreamChoice, destination_config: dict) -> None:
+        """What the connection's UI lets a user pick for a data-activation stream: an operation the destination's
+        discover printed, one of its matching keys, and at least the fields the operation requires."""
+        assert metadata_flags("destination-contacts")["supportsDataActivation"], "data activation needs supportsDataActivation"
+        if self._operations is None:
+            run = run_connector("destination-contacts", "discover", self._folder("destination-discover"), destination_config)
+            [catalog] = run.of_type("DESTINATION_CATALOG")
+            self._operations = catalog["destination_catalog"]["operations"]
+        [operation] = [op for op in self._operations if (op["object_name"], op["sync_mode"]) == (choice.destination_object_name, choice.destination_sync_mode)]
+        key = [name for path in choice.matching_key or [] for name in path]  # primary_key paths → a matching key's fields
+        assert key in operation.get("matching_keys", [key]), (key, operation.get("matching_keys"))
+        missing = set(operation["json_schema"].get("required", [])) - set(choice.fields or operation["json_schema"]["properties"])
+        assert not missing, f"{choice.name}: the operation requires {sorted(missing)}"
 
     def _discover(self, config: dict) -> List[dict]:
         run = run_connector("source-contacts", "discover", self._folder("discover"), config)
@@ -137,7 +163,7 @@ class Platform:
             configured["primary_key"] = choice.matching_key
         if self.refreshes:
             truncating = truncate or choice.destination_sync_mode in ("overwrite", "overwrite_dedup")
-            configured.update(generation_id=self.GENERATION, minimum_generation_id=self.GENERATION if truncating else 0, sync_id=self.SYNC_ID)
+            configured.update(generation_id=self._generation, minimum_generation_id=self._generation if truncating else 0, sync_id=self._job)
         return configured
 
     def _forward(self, source: Run, fields: Dict[str, Optional[Tuple[str, ...]]]) -> Tuple[List[dict], Dict[int, float]]:
@@ -181,7 +207,9 @@ class Platform:
                 sync.count_mismatches.append(f"state {state_id}: no destinationStats")
             stats = state.get("destinationStats") or {}
             counted = stats.get("recordCount", 0.0) + stats.get("rejectedRecordCount", 0.0)
-            if counted != counts_by_id[state_id]:
+            if state_id not in counts_by_id:
+                sync.count_mismatches.append(f"state {state_id}: never sent")
+            elif counted != counts_by_id[state_id]:
                 sync.count_mismatches.append(f"state {state_id}: destination counted {counted}, platform forwarded {counts_by_id[state_id]}")
             kept = {"type": state["type"]}
             if state["type"] == "STREAM":
