@@ -17,15 +17,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.run import API_KEY, BIN, NO_LIMIT_RPM, PY, rate_floor_s, table  # noqa: E402
+from benchmarks.run import API_KEY, BIN, NO_LIMIT_RPM, PY, rate_floor_s, table, walk_requests  # noqa: E402
 from contacts_api.http import RATE_WINDOW_SECONDS  # noqa: E402
 from integration_tests.sandbox import SandboxAPI  # noqa: E402
 
 ACCOUNT, CHANGED, NEW, UNCHANGED = 2_000, 500, 100, 100  # requests per record
 AT_THE_LIMIT, RPM, LATENCY_MS = 2_000, 100, 150  # changed contacts at the real rate limit
-# (records, account size). 1,000,000 is the largest account the sandbox holds comfortably: built in 7 s, 0.97 GB of
-# the harness's memory, a search scans it in 0.7 s.
-# (records, account size, the most the server serves per page): the issue's accounts serve 100 a page; one serving
+# (records, account size, the most the server serves per page). 1,000,000 is the largest account the sandbox holds
+# comfortably: built in 7 s, 0.97 GB of the harness's memory, a search scans it in 0.7 s: the issue's accounts serve 100 a page; one serving
 # 1,000 makes the walk ten times cheaper.
 AGAINST_THE_FLOOR = [(7, 20_000, 100), (70, 20_000, 100), (700, 20_000, 100), (700, 2_000, 100), (7, 1_000_000, 100),
                      (700, 1_000_000, 100), (7, 20_000, 1000), (70, 20_000, 1000), (700, 20_000, 1000), (700, 1_000_000, 1000)]
@@ -81,11 +80,6 @@ def row(writer, records, code, wall, requests):
             "per_record": round(len(requests) / records, 2), "detail": counts(requests), "wall_s": round(wall, 2), "exit": code}
 
 
-def walk(size, cap):
-    """Requests of one walk of an account of full pages of `cap`, then the empty one that ends the list."""
-    return size // cap + 1
-
-
 def increment(api, records):
     """A sync's input into `api`'s account, as issue 14 has it: changed, new and unchanged contacts, the existing ones
     picked anywhere in the account, all in a random order (seeded). Also the writes they need."""
@@ -110,8 +104,8 @@ def against_the_floor(records, size, cap):
         code, wall, requests = write(api, lines, NO_LIMIT_RPM)
     pages = sum(1 for r in requests if r.method == "GET" and r.path == "/v1/contacts" and "searchText" not in r.query)
     writes = sum(1 for r in requests if r.method != "GET")
-    floor = writes_needed + min(walk(size, cap), records)
-    walk_first = walk(size, cap) + writes_needed  # read the whole account, then write: the destination before issue 14
+    floor = writes_needed + min(walk_requests(size, cap), records)
+    walk_first = walk_requests(size, cap) + writes_needed  # read the whole account, then write: the destination before issue 14
     return {"records": records, "account": f"{size:,}", "per_page": cap, "requests": len(requests), "pages": pages, "look_ups": len(requests) - pages - writes,
             "writes": writes, "writes_needed": writes_needed, "floor": floor, "x_floor": round(len(requests) / floor, 2),
             "limit_wait_s": budget_s(len(requests)), "walk_first": walk_first, "walk_first_limit_wait_s": budget_s(walk_first),

@@ -6,6 +6,7 @@ Usage: .venv/bin/python benchmarks/run.py [--quick] [--rate] [--memory-flat]   (
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import shutil
@@ -53,6 +54,11 @@ def usage(tmp):
     return round(int(maxrss_kb) / 1024, 1), round(float(cpu), 2)
 
 
+def walk_requests(contacts, cap):
+    """Requests of one walk of a list: its pages of `cap` (the last one maybe short), then the empty one that ends it."""
+    return math.ceil(contacts / cap) + 1
+
+
 def rate_floor_s(requests, rpm, window_s=60):
     """The least wall time the API's limit allows for `requests`: the first `rpm` at once, then `rpm` per window."""
     return window_s * ((requests - 1) // rpm)
@@ -71,7 +77,7 @@ def discover(connector, config_path):
 
 def run(connector, api, streams=("contacts",), rpm=NO_LIMIT_RPM, page_size=100, check_first=False, sync_mode="full_refresh"):
     """One read by `connector` against `api` (page_size None: left unset). `check_first`: `check` runs right before,
-    with the same key, as Airbyte runs them; its time counts in wall_s."""
+    with the same key, as Airbyte does after a failed attempt; its time counts in wall_s."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
         config = tmp / "config.json"

@@ -6,13 +6,12 @@ Usage: .venv/bin/python benchmarks/source_requests.py   (about a minute; writes 
 """
 
 import datetime
-import math
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.run import run, table  # noqa: E402
+from benchmarks.run import run, table, walk_requests  # noqa: E402
 from integration_tests.sandbox import SandboxAPI  # noqa: E402
 
 N = 10_000
@@ -36,7 +35,7 @@ def main():
     for cap in CAPS:
         with SandboxAPI(contacts=N, max_limit=cap) as api:
             unset, old = read(api, page_size=None), read(api, page_size=100)
-        rows.append({"server_cap": cap, "ceil(N/cap)+1": math.ceil(N / cap) + 1, "walk": unset["walk"], "sentinel_search": unset["search"],
+        rows.append({"server_cap": cap, "ceil(N/cap)+1": walk_requests(N, cap), "walk": unset["walk"], "sentinel_search": unset["search"],
                      "requests": unset["requests"], "requests_at_page_size_100": old["requests"], "records": unset["records"]})
         failures += [cap for result in (unset, old) if result["failed"] or result["ids"] != N]
         print(f"  cap {cap}: {unset['requests']} requests", file=sys.stderr)
