@@ -62,7 +62,7 @@ def test_a_server_that_accepts_and_never_answers_fails_in_bounded_time_saying_so
 
 
 def test_a_read_right_after_check_waits_what_the_server_asked_and_no_more(sandbox_factory, tmp_path, clock):
-    """Airbyte runs `check` and then `read` with the same key: the server's minute holds the check's request, which
+    """Airbyte runs `check` right before `read`, with the same key, after a failed attempt: the server's minute holds the check's request, which
     the read's own rate budget never saw. 15,000 contacts at 100 a page, the sandbox and the connector at 100/min."""
     api = sandbox_factory(contacts=15_000, requests_per_minute=100, window_seconds=60)
     config = source_config(api, page_size=100, requests_per_minute=100)
