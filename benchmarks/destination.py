@@ -17,8 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.run import API_KEY, BIN, NO_LIMIT_RPM, PY, rate_floor_s, table, walk_requests  # noqa: E402
+from benchmarks.run import API_KEY, NO_LIMIT_RPM, PY, rate_floor_s, table, walk_requests  # noqa: E402
 from contacts_api.http import RATE_WINDOW_SECONDS  # noqa: E402
+from integration_tests.connector import command, destination_catalog, record  # noqa: E402
 from integration_tests.sandbox import SandboxAPI  # noqa: E402
 
 ACCOUNT, CHANGED, NEW, UNCHANGED = 2_000, 500, 100, 100  # requests per record
@@ -46,27 +47,20 @@ def input_records(changed, unchanged, new):
     records += unchanged
     records += [{"name": f"New Contact {n}", "phoneNumber": f"+447700{n:06d}", "stage": "Lead", "tags": ["new"]} for n in range(new)]
     keep = ("id", "name", "phoneNumber", "stage", "notes", "location", "customFields", "tags")
-    return [
-        json.dumps({"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 0, "data": {k: v for k, v in r.items() if k in keep and v is not None}}}) + "\n"
-        for r in records
-    ]
+    return [json.dumps(record({k: v for k, v in r.items() if k in keep and v is not None})) + "\n" for r in records]
 
 
 def write(api, lines, rpm):
     """destination-contacts (append_dedup) over `lines`: exit code, wall seconds, the requests the sandbox saw."""
     with tempfile.TemporaryDirectory(prefix="bench-destination-") as tmp:
-        tmp = Path(tmp)
-        (tmp / "config.json").write_text(json.dumps({"api_key": API_KEY, "base_url": api.url, "requests_per_minute": rpm}))
-        (tmp / "catalog.json").write_text(json.dumps({"streams": [{
-            "stream": {"name": "contacts", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-            "sync_mode": "full_refresh", "destination_sync_mode": "append_dedup", "primary_key": [["id"]]}]}))
-        return timed(api, [BIN / "destination-contacts", "write", "--config", tmp / "config.json", "--catalog", tmp / "catalog.json"], lines)
+        config = {"api_key": API_KEY, "base_url": api.url, "requests_per_minute": rpm}
+        return timed(api, command("destination-contacts", "write", Path(tmp), config, destination_catalog(("contacts", "append_dedup"))), lines)
 
 
-def timed(api, command, lines):
+def timed(api, args, lines):
     api.reset_requests()
     started = time.monotonic()
-    proc = subprocess.run(list(map(str, command)), input="".join(lines), capture_output=True, text=True)
+    proc = subprocess.run(list(map(str, args)), input="".join(lines), capture_output=True, text=True)
     return proc.returncode, time.monotonic() - started, api.requests
 
 

@@ -30,7 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.run import API_KEY, BIN, NO_LIMIT_RPM, measured, table, usage  # noqa: E402
+from benchmarks.run import API_KEY, NO_LIMIT_RPM, measured, table, usage  # noqa: E402
+from integration_tests.connector import command as connector_command, destination_catalog, record  # noqa: E402
 from integration_tests.sandbox import SandboxAPI  # noqa: E402
 
 STATE_EVERY = 1_000
@@ -44,7 +45,7 @@ def feed(pipe, count):
                 data = {"name": f"Contact {n}", "phoneNumber": f"+9715{n:08d}", "stage": "Lead"}
                 if n % 10 == 0:
                     data["tags"] = ["benchmark"]
-                lines.append(json.dumps({"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 0, "data": data}}))
+                lines.append(json.dumps(record(data)))
             lines.append(json.dumps({"type": "STATE", "state": {"type": "STREAM", "stream": {
                 "stream_descriptor": {"name": "contacts"}, "stream_state": {"records": min(start + STATE_EVERY, count)}}}}))
             pipe.write(("\n".join(lines) + "\n").encode())
@@ -55,11 +56,8 @@ def feed(pipe, count):
 def run(api, tmp, write_input):
     """destination-contacts (append_dedup) into `api`, its stdin written by `write_input(pipe)` on a thread: exit code,
     wall seconds, peak RSS MB, CPU seconds, states echoed, the summary, the log lines that are not the summary."""
-    (tmp / "config.json").write_text(json.dumps({"api_key": API_KEY, "base_url": api.url, "requests_per_minute": NO_LIMIT_RPM}))
-    (tmp / "catalog.json").write_text(json.dumps({"streams": [{
-        "stream": {"name": "contacts", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-        "sync_mode": "full_refresh", "destination_sync_mode": "append_dedup"}]}))
-    command = measured([BIN / "destination-contacts", "write", "--config", tmp / "config.json", "--catalog", tmp / "catalog.json"], tmp)
+    config = {"api_key": API_KEY, "base_url": api.url, "requests_per_minute": NO_LIMIT_RPM}
+    command = measured(connector_command("destination-contacts", "write", tmp, config, destination_catalog(("contacts", "append_dedup"))), tmp)
     start = time.perf_counter()
     with open(tmp / "stderr", "wb") as stderr:  # a file, not a pipe: a full stderr pipe would stall the connector
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
@@ -88,8 +86,7 @@ def measure(count):
 
 
 def one_new_contact(pipe):
-    data = {"name": "New Contact", "phoneNumber": "+447700900001", "stage": "Lead"}
-    pipe.write((json.dumps({"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 0, "data": data}}) + "\n").encode())
+    pipe.write((json.dumps(record({"name": "New Contact", "phoneNumber": "+447700900001", "stage": "Lead"})) + "\n").encode())
     pipe.close()
 
 

@@ -61,7 +61,6 @@ class Faults:
         self.churn_created = 0
         self.list_answers = 0
         self.answers = 0
-        self.quota_refused = 0
         self._quota: dict[str, list[float]] = {}  # key -> [day start, requests that day]
         self.stopping = threading.Event()
 
@@ -84,7 +83,6 @@ class Faults:
         if day[1] < self.daily_quota:
             day[1] += 1
             return None
-        self.quota_refused += 1
         return max(1, math.ceil(day[0] + DAY_SECONDS - now))
 
     def stalls(self) -> bool:
