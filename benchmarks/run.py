@@ -81,17 +81,39 @@ def run(connector, api, streams=("contacts",), rpm=NO_LIMIT_RPM, page_size=100, 
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
         config = tmp / "config.json"
-        config.write_text(json.dumps({"api_key": API_KEY, "base_url": api.url, "requests_per_minute": rpm,
-                                      **({"page_size": page_size} if page_size else {})}))
+        config.write_text(
+            json.dumps(
+                {"api_key": API_KEY, "base_url": api.url, "requests_per_minute": rpm, **({"page_size": page_size} if page_size else {})}
+            )
+        )
         try:
             found = {s["name"]: s for s in discover(connector, str(config))}
         except RuntimeError as e:
-            return {"connector": connector, "streams": list(streams), "records": {}, "requests": 0,
-                    "wall_s": 0, "peak_rss_mb": None, "exit_code": -1, "errors": [str(e)]}
+            return {
+                "connector": connector,
+                "streams": list(streams),
+                "records": {},
+                "requests": 0,
+                "wall_s": 0,
+                "peak_rss_mb": None,
+                "exit_code": -1,
+                "errors": [str(e)],
+            }
         catalog = tmp / "catalog.json"
-        catalog.write_text(json.dumps({"streams": [
-            {"stream": found[name], "sync_mode": sync_mode, "destination_sync_mode": "overwrite" if sync_mode == "full_refresh" else "append_dedup"}
-            for name in streams]}))
+        catalog.write_text(
+            json.dumps(
+                {
+                    "streams": [
+                        {
+                            "stream": found[name],
+                            "sync_mode": sync_mode,
+                            "destination_sync_mode": "overwrite" if sync_mode == "full_refresh" else "append_dedup",
+                        }
+                        for name in streams
+                    ]
+                }
+            )
+        )
         before = len(api.requests), api.throttled, len(api.early_requests)
         checked = time.perf_counter()
         if check_first:
@@ -123,16 +145,25 @@ def run(connector, api, streams=("contacts",), rpm=NO_LIMIT_RPM, page_size=100, 
             errors.append(f"exit {rc}; stderr tail: {(tmp / 'stderr').read_text()[-1000:]}")
         records = sum(counts.values())
         peak_rss_mb, cpu_s = usage(tmp)
-        return {"connector": connector, "streams": list(streams),
-                "records": counts, "unique_contact_ids": len(ids), "state_messages": states,
-                "requests": len(api.requests) - before[0], "throttled": api.throttled - before[1],
-                "early_requests": len(api.early_requests) - before[2],
-                "wall_s": round(wall, 2), "first_record_s": round(first or 0, 2),
-                "records_per_s": round(records / wall),
-                # excludes start-up and CDK import; under 0.5 s it only measures how output bursts arrive
-                "records_per_s_after_first": round(records / (last - first)) if last and last - first > 0.5 else None,
-                "cpu_s": cpu_s, "peak_rss_mb": peak_rss_mb,
-                "exit_code": rc, "errors": errors}
+        return {
+            "connector": connector,
+            "streams": list(streams),
+            "records": counts,
+            "unique_contact_ids": len(ids),
+            "state_messages": states,
+            "requests": len(api.requests) - before[0],
+            "throttled": api.throttled - before[1],
+            "early_requests": len(api.early_requests) - before[2],
+            "wall_s": round(wall, 2),
+            "first_record_s": round(first or 0, 2),
+            "records_per_s": round(records / wall),
+            # excludes start-up and CDK import; under 0.5 s it only measures how output bursts arrive
+            "records_per_s_after_first": round(records / (last - first)) if last and last - first > 0.5 else None,
+            "cpu_s": cpu_s,
+            "peak_rss_mb": peak_rss_mb,
+            "exit_code": rc,
+            "errors": errors,
+        }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -169,22 +200,40 @@ def main():
                 rows.append({**run(c, api), "contacts": n})
                 print(f"  throughput {c} {n}: {rows[-1]['wall_s']} s", file=sys.stderr)
     results["throughput"] = rows
-    md += ["### a. Throughput, no rate limit, page_size 100, `contacts` full refresh\n",
-           table([{**r, "records": r["records"].get("contacts", 0)} for r in rows],
-                 ["connector", "contacts", "records", "unique_contact_ids", "requests", "wall_s",
-                  "first_record_s", "records_per_s", "records_per_s_after_first", "cpu_s", "peak_rss_mb",
-                  "exit_code"]), ""]
+    md += [
+        "### a. Throughput, no rate limit, page_size 100, `contacts` full refresh\n",
+        table(
+            [{**r, "records": r["records"].get("contacts", 0)} for r in rows],
+            [
+                "connector",
+                "contacts",
+                "records",
+                "unique_contact_ids",
+                "requests",
+                "wall_s",
+                "first_record_s",
+                "records_per_s",
+                "records_per_s_after_first",
+                "cpu_s",
+                "peak_rss_mb",
+                "exit_code",
+            ],
+        ),
+        "",
+    ]
 
     if have_source:
         rows = []
         with SandboxAPI(contacts=10_000) as api:
             for streams in (("contacts",), ("contacts", "contact_tags")):
                 r = run("source-contacts", api, streams)
-                rows.append({**r, "streams": " + ".join(streams),
-                             "records": ", ".join(f"{k} {v}" for k, v in r["records"].items())})
+                rows.append({**r, "streams": " + ".join(streams), "records": ", ".join(f"{k} {v}" for k, v in r["records"].items())})
         results["requests"] = rows
-        md += ["### b. Requests: both streams vs `contacts` alone (10,000 contacts)\n",
-               table(rows, ["streams", "records", "requests", "wall_s", "cpu_s", "exit_code"]), ""]
+        md += [
+            "### b. Requests: both streams vs `contacts` alone (10,000 contacts)\n",
+            table(rows, ["streams", "records", "requests", "wall_s", "cpu_s", "exit_code"]),
+            "",
+        ]
 
     if have_source and (args.rate or not args.quick):
         with SandboxAPI(contacts=15_000, requests_per_minute=100, window_seconds=60) as api:
@@ -193,9 +242,11 @@ def main():
         r["over_floor_s"] = round(r["wall_s"] - r["floor_s"], 2)
         r["records"] = r["records"].get("contacts", 0)
         results["rate_limit"] = r
-        md += ["### c. Rate limit: 15,000 contacts, sandbox and connector at 100 requests/min\n",
-               table([r], ["records", "requests", "wall_s", "floor_s", "over_floor_s", "throttled",
-                           "early_requests", "exit_code"]), ""]
+        md += [
+            "### c. Rate limit: 15,000 contacts, sandbox and connector at 100 requests/min\n",
+            table([r], ["records", "requests", "wall_s", "floor_s", "over_floor_s", "throttled", "early_requests", "exit_code"]),
+            "",
+        ]
 
         rows = []
         for page_size in (100, None):  # 100: enough requests to meet the limit; None: the default, 1,000 a page
@@ -207,9 +258,13 @@ def main():
             r["records"] = r["records"].get("contacts", 0)
             rows.append(r)
         results["check_then_read"] = rows
-        md += ["### e. Read right after check: 15,000 contacts, sandbox and connector at 100 requests/min\n",
-               table(rows, ["page_size", "records", "requests", "wall_s", "floor_s", "over_floor_s", "throttled",
-                            "early_requests", "exit_code"]), ""]
+        md += [
+            "### e. Read right after check: 15,000 contacts, sandbox and connector at 100 requests/min\n",
+            table(
+                rows, ["page_size", "records", "requests", "wall_s", "floor_s", "over_floor_s", "throttled", "early_requests", "exit_code"]
+            ),
+            "",
+        ]
 
     if have_source and args.memory_flat:
         rows = []
@@ -219,20 +274,28 @@ def main():
                 rows[-1]["records"] = rows[-1]["records"].get("contacts", 0)
         results["memory"] = rows
         ratio = round(rows[1]["peak_rss_mb"] / rows[0]["peak_rss_mb"], 2) if all(r["peak_rss_mb"] for r in rows) else None
-        md += ["### d. Source peak RSS, 10,000 vs 500,000 contacts\n",
-               table(rows, ["contacts", "records", "wall_s", "cpu_s", "peak_rss_mb", "exit_code"]),
-               f"\nratio 500k/10k: **{ratio}**\n"]
+        md += [
+            "### d. Source peak RSS, 10,000 vs 500,000 contacts\n",
+            table(rows, ["contacts", "records", "wall_s", "cpu_s", "peak_rss_mb", "exit_code"]),
+            f"\nratio 500k/10k: **{ratio}**\n",
+        ]
         results["memory_ratio"] = ratio
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     command = ".venv/bin/python benchmarks/run.py " + " ".join(sys.argv[1:])
-    env = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-           "airbyte_cdk": pkg("airbyte-cdk"), "source": pkg("airbyte-contacts-connectors")}
+    env = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "airbyte_cdk": pkg("airbyte-cdk"),
+        "source": pkg("airbyte-contacts-connectors"),
+    }
     out = ROOT / "benchmarks" / "out" / f"{stamp}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"command": command, "timestamp": stamp, "env": env, "results": results}, indent=2))
-    failed = [r for v in results.values() for r in (v if isinstance(v, list) else [v])
-              if isinstance(r, dict) and (r["exit_code"] or r["errors"])]
+    failed = [
+        r for v in results.values() for r in (v if isinstance(v, list) else [v]) if isinstance(r, dict) and (r["exit_code"] or r["errors"])
+    ]
     md += [f"- FAILED {r['connector']} {r['streams']}: {r['errors'][-1]}" for r in failed]
     body = "\n".join(md)
     print(body)
@@ -240,7 +303,8 @@ def main():
         f"# Benchmark results\n\nLatest run {stamp} ({env['cpus']} CPUs, Python {env['python']}, "
         f"airbyte-cdk {env['airbyte_cdk']}). Command:\n\n```\n{command.strip()}\n```\n\n"
         f"Peak RSS: kernel `ru_maxrss` of the connector process (via `os.wait4` in a fresh helper). "
-        f"Raw JSON: `benchmarks/out/{stamp}.json` (not committed).\n\n{body}")
+        f"Raw JSON: `benchmarks/out/{stamp}.json` (not committed).\n\n{body}"
+    )
     sys.exit(1 if failed else 0)
 
 

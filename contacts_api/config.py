@@ -41,7 +41,10 @@ def parse_config(cls: Type[Config], spec: ConnectorSpecification, raw: Mapping[s
     # Keys starting with "_" are the CDK's internal flags (_limit, _page_size).
     unknown = [name for name in raw if name not in properties and not name.startswith("_")]
     if unknown:
-        hints = ["'" + name + "'" + "".join(f" (did you mean '{match}'?)" for match in difflib.get_close_matches(name, properties, n=1)) for name in unknown]
+        hints = [
+            "'" + name + "'" + "".join(f" (did you mean '{match}'?)" for match in difflib.get_close_matches(name, properties, n=1))
+            for name in unknown
+        ]
         logger.warning(f"Ignoring config field{'s' if len(unknown) > 1 else ''} this connector does not know: {', '.join(hints)}.")
     values = {name: field["default"] for name, field in properties.items() if "default" in field}
     values.update((name, value) for name, value in raw.items() if name in properties and value is not None)
@@ -59,7 +62,9 @@ def checked_base_url(given: str) -> str:
     if parts.query or parts.fragment or parts.username or parts.password:
         raise config_error(f"base_url '{url}' must be a bare host such as {EXAMPLE_BASE_URL}, without credentials, query or fragment.")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise config_error(f"base_url '{url}' uses plain http to a remote host; the API key would travel unencrypted. Use https://{parts.netloc}.")
+        raise config_error(
+            f"base_url '{url}' uses plain http to a remote host; the API key would travel unencrypted. Use https://{parts.netloc}."
+        )
     return url
 
 

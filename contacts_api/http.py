@@ -117,7 +117,9 @@ class MovingWindow(BaseCallRatePolicy):
             now = self._clock.monotonic()
             wait = self._sent[0] + self._window - now if len(self._sent) == self._limit else 0.0
             if wait > 0:
-                raise CallRateLimitHit(error="rate budget spent", item=None, weight=weight, rate=str(self), time_to_wait=timedelta(seconds=wait))
+                raise CallRateLimitHit(
+                    error="rate budget spent", item=None, weight=weight, rate=str(self), time_to_wait=timedelta(seconds=wait)
+                )
             self._sent.append(now)
 
     def update(self, available_calls: Optional[int], call_reset_ts: Any) -> None:
@@ -211,7 +213,9 @@ class RetryAfterBackoff(BackoffStrategy):
     def __init__(self, clock: Clock = SYSTEM_CLOCK):
         self._clock = clock
 
-    def backoff_time(self, response_or_exception: Optional[Union[requests.Response, requests.RequestException]], attempt_count: int) -> Optional[float]:
+    def backoff_time(
+        self, response_or_exception: Optional[Union[requests.Response, requests.RequestException]], attempt_count: int
+    ) -> Optional[float]:
         if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 429:
             return rate_limit_wait(response_or_exception, self._clock)
         return float(min(2**attempt_count, MAX_BACKOFF_SECONDS))
@@ -228,7 +232,14 @@ def _caused_by(error: BaseException, kind: type) -> bool:
         seen.add(id(current))
         if isinstance(current, kind):
             return True
-        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None), *[arg for arg in current.args if isinstance(arg, BaseException)]])
+        stack.extend(
+            [
+                current.__cause__,
+                current.__context__,
+                getattr(current, "reason", None),
+                *[arg for arg in current.args if isinstance(arg, BaseException)],
+            ]
+        )
     return False
 
 
@@ -251,35 +262,60 @@ class ContactsErrorHandler(ErrorHandler):
     def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]] = None) -> ErrorResolution:
         error = response_or_exception
         if isinstance(error, requests.exceptions.SSLError):
-            return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, f"The TLS connection to the host of base_url failed ({_short(error, self._api_key)}). Check base_url.")
+            return ErrorResolution(
+                ResponseAction.FAIL,
+                FailureType.config_error,
+                f"The TLS connection to the host of base_url failed ({_short(error, self._api_key)}). Check base_url.",
+            )
         if isinstance(error, requests.ConnectionError) and _caused_by(error, socket.gaierror):
             # Retrying a name that does not resolve would only stretch a typo in base_url into minutes of backoff.
-            return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, "The host of base_url does not resolve (no such name in DNS). Check base_url.")
+            return ErrorResolution(
+                ResponseAction.FAIL,
+                FailureType.config_error,
+                "The host of base_url does not resolve (no such name in DNS). Check base_url.",
+            )
         if isinstance(error, requests.Timeout):
             what = "accept the connection" if isinstance(error, requests.ConnectTimeout) else "answer"
             seconds = TIMEOUT[0] if isinstance(error, requests.ConnectTimeout) else TIMEOUT[1]
             return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"{self._host} did not {what} within {seconds} s.")
         if isinstance(error, requests.ConnectionError) and _caused_by(error, ConnectionRefusedError):
-            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"{self._host} refused the connection (nothing listens there, or a firewall said no).")
+            return ErrorResolution(
+                ResponseAction.RETRY,
+                FailureType.transient_error,
+                f"{self._host} refused the connection (nothing listens there, or a firewall said no).",
+            )
         if isinstance(error, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
-            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"The connection to {self._host} broke before the answer was complete ({type(error).__name__}).")
+            return ErrorResolution(
+                ResponseAction.RETRY,
+                FailureType.transient_error,
+                f"The connection to {self._host} broke before the answer was complete ({type(error).__name__}).",
+            )
         if not isinstance(error, requests.Response):
-            return ErrorResolution(ResponseAction.FAIL, FailureType.system_error, f"The request to the Contacts API failed: {_short(error, self._api_key)}")
+            return ErrorResolution(
+                ResponseAction.FAIL, FailureType.system_error, f"The request to the Contacts API failed: {_short(error, self._api_key)}"
+            )
         status = error.status_code
         if status < 300:
             return ErrorResolution(ResponseAction.SUCCESS)
         if status < 400:
-            return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, f"The Contacts API answered HTTP {status} without a usable redirect.")
+            return ErrorResolution(
+                ResponseAction.FAIL, FailureType.config_error, f"The Contacts API answered HTTP {status} without a usable redirect."
+            )
         if status == 429:
-            return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.transient_error, "The Contacts API rate limit was reached (HTTP 429).")
+            return ErrorResolution(
+                ResponseAction.RATE_LIMITED, FailureType.transient_error, "The Contacts API rate limit was reached (HTTP 429)."
+            )
         if status >= 500 or status == 408:
-            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"The Contacts API had a server error (HTTP {status}).")
+            return ErrorResolution(
+                ResponseAction.RETRY, FailureType.transient_error, f"The Contacts API had a server error (HTTP {status})."
+            )
         message = server_message(error, self._api_key)
         if status in (401, 403):
             return ErrorResolution(
                 ResponseAction.FAIL,
                 FailureType.config_error,
-                f"The Contacts API rejected the API key (HTTP {status}: {message}). Check the key (Integrations → REST API) and that base_url is your account's host.",
+                f"The Contacts API rejected the API key (HTTP {status}: {message}). Check the key (Integrations → REST API) and that "
+                "base_url is your account's host.",
             )
         return ErrorResolution(ResponseAction.FAIL, FailureType.system_error, f"The Contacts API answered HTTP {status}: {message}")
 
@@ -355,15 +391,24 @@ class ContactsApi:
         keeps what it sent). A 400/404/409/413/422 is the record's own problem: RecordProblem, not a failure."""
         response = self.send(method, self.url(*segments), json=body, passes=RECORD_STATUSES)
         if response.status_code in RECORD_STATUSES:
-            raise RecordProblem(RECORD_STATUSES[response.status_code], f"HTTP {response.status_code}: {server_message(response, self._api_key)}")
+            raise RecordProblem(
+                RECORD_STATUSES[response.status_code], f"HTTP {response.status_code}: {server_message(response, self._api_key)}"
+            )
         try:
             answer = response.json()
         except ValueError:
             return {}
         return without_lone_surrogates(answer) if isinstance(answer, dict) else {}
 
-    def send(self, method: str, url: str, params: Optional[Mapping[str, Any]] = None, json: Any = None,
-             passes: Collection[int] = (), parse: Optional[Callable[[requests.Response], Parsed]] = None) -> Union[Parsed, requests.Response]:
+    def send(
+        self,
+        method: str,
+        url: str,
+        params: Optional[Mapping[str, Any]] = None,
+        json: Any = None,
+        passes: Collection[int] = (),
+        parse: Optional[Callable[[requests.Response], Parsed]] = None,
+    ) -> Union[Parsed, requests.Response]:
         """The request, retried as its answers say. `passes`: statuses handed back to the caller (a record's own
         problem, such as 409), not failures. `parse`: turns the answer into a value, raising BrokenBody for one that
         is not what the endpoint answers."""
@@ -373,7 +418,9 @@ class ContactsApi:
         sent = failures = timeouts = rate_limited = redirects = 0
         while True:
             try:
-                answer: Union[requests.Response, requests.RequestException] = self._session.send(request, timeout=self._timeout, allow_redirects=False)
+                answer: Union[requests.Response, requests.RequestException] = self._session.send(
+                    request, timeout=self._timeout, allow_redirects=False
+                )
             except requests.RequestException as error:
                 answer = error
             if isinstance(answer, requests.Response) and answer.is_redirect:
@@ -393,10 +440,18 @@ class ContactsApi:
                 except BrokenBody as broken:
                     if not self.answered_well:
                         host = "{0.scheme}://{0.netloc}".format(urlsplit(answer.url))
-                        raise failure(f"{host} answered, but not like the Contacts API (HTTP {answer.status_code} with {broken.described(self._api_key)}, not {broken.expected}). "
-                                      "Check base_url.", FailureType.config_error) from None
-                    resolution = ErrorResolution(ResponseAction.RETRY, FailureType.transient_error,
-                                                 f"The Contacts API answered HTTP {answer.status_code} with {broken.described(self._api_key)}, not {broken.expected}.")
+                        raise failure(
+                            f"{host} answered, but not like the Contacts API (HTTP {answer.status_code} with "
+                            f"{broken.described(self._api_key)}, not {broken.expected}). "
+                            "Check base_url.",
+                            FailureType.config_error,
+                        ) from None
+                    resolution = ErrorResolution(
+                        ResponseAction.RETRY,
+                        FailureType.transient_error,
+                        f"The Contacts API answered HTTP {answer.status_code} with {broken.described(self._api_key)}, not "
+                        f"{broken.expected}.",
+                    )
                 else:
                     self.answered_well = True
                     return value
@@ -409,13 +464,21 @@ class ContactsApi:
             if not rate_limited:
                 wait = min(wait, self._max_wait)
             if rate_limited == 0 and (failures >= MAX_TRIES or timeouts >= MAX_TIMEOUT_TRIES):
-                raise failure(f"{resolution.error_message} Gave up after {failures} tries of {method} {_described(request)}.", resolution.failure_type)
+                raise failure(
+                    f"{resolution.error_message} Gave up after {failures} tries of {method} {_described(request)}.", resolution.failure_type
+                )
             if rate_limited >= MAX_RATE_LIMITED_TRIES:
-                raise failure(f"The Contacts API refused {rate_limited} tries in a row with HTTP 429: something else is spending this key's rate limit, or requests_per_minute is set above the account's limit.", FailureType.transient_error)
+                raise failure(
+                    f"The Contacts API refused {rate_limited} tries in a row with HTTP 429: something else is spending this key's rate "
+                    "limit, or requests_per_minute is set above the account's limit.",
+                    FailureType.transient_error,
+                )
             if rate_limited and wait > self._max_wait:
                 raise failure(
-                    f"The Contacts API asked to wait {_duration(wait)} before the next request (HTTP 429, Retry-After), longer than max_retry_wait_seconds "
-                    f"({_duration(self._max_wait)}). A wait that long usually means the account's daily quota (144,000 requests/day) is spent; "
+                    f"The Contacts API asked to wait {_duration(wait)} before the next request (HTTP 429, Retry-After), longer than "
+                    "max_retry_wait_seconds "
+                    f"({_duration(self._max_wait)}). A wait that long usually means the account's daily quota (144,000 requests/day) is "
+                    "spent; "
                     "the next sync can go on after it resets.",
                     FailureType.transient_error,
                 )
@@ -433,15 +496,25 @@ class ContactsApi:
         custom headers such as x-api-key across hosts: it strips only Authorization)."""
         target = requests.compat.urljoin(request.url, response.headers.get("Location", ""))
         if _origin(target) == _origin(request.url) and redirects > MAX_REDIRECTS:
-            raise failure(f"The Contacts API redirected {request.method} {urlsplit(request.url).path} more than {MAX_REDIRECTS} times, last to "
-                          f"{masked(target, self._api_key)}: a redirect loop. Check base_url.", FailureType.config_error)
+            raise failure(
+                f"The Contacts API redirected {request.method} {urlsplit(request.url).path} more than {MAX_REDIRECTS} times, last to "
+                f"{masked(target, self._api_key)}: a redirect loop. Check base_url.",
+                FailureType.config_error,
+            )
         if _origin(target) != _origin(request.url):
             if urlsplit(request.url).scheme == "https" and urlsplit(target).scheme == "http":
-                where, advice = "from https to plain http, where the key would travel unencrypted", "An API should not do that: tell its provider."
+                where, advice = (
+                    "from https to plain http, where the key would travel unencrypted",
+                    "An API should not do that: tell its provider.",
+                )
             else:
-                where, advice = "to another host than base_url's", f"If the API has moved, set base_url to {'{0.scheme}://{0.netloc}'.format(urlsplit(target))}."
+                where, advice = (
+                    "to another host than base_url's",
+                    f"If the API has moved, set base_url to {'{0.scheme}://{0.netloc}'.format(urlsplit(target))}.",
+                )
             raise failure(
-                f"The Contacts API redirected {request.method} {urlsplit(request.url).path} to {masked(target, self._api_key)} (HTTP {response.status_code}), "
+                f"The Contacts API redirected {request.method} {urlsplit(request.url).path} to {masked(target, self._api_key)} (HTTP "
+                f"{response.status_code}), "
                 f"{where}; the API key is only sent to the host of base_url, so the redirect was not followed. {advice}",
                 FailureType.config_error,
             )

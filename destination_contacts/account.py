@@ -43,7 +43,9 @@ logger = logging.getLogger("airbyte")
 KEPT = ("id", "tags", *WRITABLE)
 SEARCH_LIMIT = 100  # contacts asked of a phone search: a number has a handful of text matches, not pages of them
 CHUNK = 1000  # ids per query when walking the index
-UPSERT_CONTACT = "INSERT INTO contacts (id, e164, kept) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET e164 = excluded.e164, kept = excluded.kept"
+UPSERT_CONTACT = (
+    "INSERT INTO contacts (id, e164, kept) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET e164 = excluded.e164, kept = excluded.kept"
+)
 
 
 class Account:
@@ -160,7 +162,10 @@ class Account:
                 # No number in the whole account: a miss is the truth, whatever the search does.
                 self._search_works = number is None or self._search_phone(number)
                 if not self._search_works:
-                    logger.warning("The Contacts API's searchText does not find contacts by phone number here: reading the whole account to match records by phone instead")
+                    logger.warning(
+                        "The Contacts API's searchText does not find contacts by phone number here: reading the whole account to match "
+                        "records by phone instead"
+                    )
             return self._search_works
 
     def _a_known_number(self) -> Optional[str]:
@@ -204,7 +209,10 @@ class Account:
         """Contacts as the API listed them; what this sync wrote itself is newer and stays. Returns them as kept."""
         kept = [self._kept(contact) for contact in contacts if isinstance(contact.get("id"), str)]
         if self._spelling is None:
-            self._spelling = next(((contact["phoneNumber"], contact[E164]) for contact in kept if contact[E164] and SEPARATED.search(contact["phoneNumber"])), None)
+            self._spelling = next(
+                ((contact["phoneNumber"], contact[E164]) for contact in kept if contact[E164] and SEPARATED.search(contact["phoneNumber"])),
+                None,
+            )
         rows = [self._row(contact) for contact in kept]
         with self._lock:
             written = {row[0] for row in rows if self._db.execute("SELECT 1 FROM written WHERE id = ?", (row[0],)).fetchone()}
@@ -215,7 +223,9 @@ class Account:
         with self._lock:
             (shared,) = self._db.execute("SELECT COUNT(e164) - COUNT(DISTINCT e164) FROM contacts").fetchone()
         if shared:
-            logger.warning(f"{shared} contacts share a phone number with an earlier contact; records with that number match the earlier one")
+            logger.warning(
+                f"{shared} contacts share a phone number with an earlier contact; records with that number match the earlier one"
+            )
 
     # --- any thread: what is known -----------------------------------------------------------------------------
 
@@ -269,7 +279,9 @@ class Account:
         after = 0
         while True:
             with self._lock:
-                chunk = self._db.execute("SELECT seq, id FROM contacts WHERE seq > ? AND id NOT IN (SELECT id FROM seen) ORDER BY seq LIMIT ?", (after, CHUNK)).fetchall()
+                chunk = self._db.execute(
+                    "SELECT seq, id FROM contacts WHERE seq > ? AND id NOT IN (SELECT id FROM seen) ORDER BY seq LIMIT ?", (after, CHUNK)
+                ).fetchall()
             if not chunk:
                 return
             after = chunk[-1][0]

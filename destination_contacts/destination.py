@@ -111,7 +111,9 @@ class DestinationContacts(Destination):
         """The same one-request check as the source's."""
         return connection_status(self._config, config, self._clock)
 
-    def write(self, config: Mapping[str, Any], configured_catalog: ConfiguredAirbyteCatalog, input_messages: Iterable[Union[bytes, str]]) -> Iterable[Union[AirbyteMessage, str]]:
+    def write(
+        self, config: Mapping[str, Any], configured_catalog: ConfiguredAirbyteCatalog, input_messages: Iterable[Union[bytes, str]]
+    ) -> Iterable[Union[AirbyteMessage, str]]:
         """`input_messages`: the input lines, parsed here without loss (messages.py). Yields log messages, and each
         STATE line as it must be printed."""
         yield from Sync(self._config(config), configured_catalog, self._clock).run(read_input(input_messages))
@@ -224,7 +226,9 @@ class Sync:
         if route.object == CONTACT_TAGS:
             return self.lanes.gather(position, incoming.data, keys, record, route)
         creates = current is None and route.operation.if_missing == "create"
-        return self.lanes.write(position, incoming.data, keys, lambda outcome: self.writer.write_contact(record, route, outcome), in_mirror, creates)
+        return self.lanes.write(
+            position, incoming.data, keys, lambda outcome: self.writer.write_contact(record, route, outcome), in_mirror, creates
+        )
 
     def _looks_up(self, route: Route, record: Union[ContactRecord, TagRecord]) -> bool:
         # Insert learns of an existing contact from the API's 409, a delete by id from a 404; a dry run sees neither,
@@ -252,7 +256,11 @@ class Sync:
             return
         yield _log(f"delete_absent_contacts: deleting the {self.account.count_unseen()} contacts no record of this sync named")
         for contact_id in self.account.unseen_ids():
-            yield from _warnings(self.lanes.write(None, None, [("id", contact_id)], lambda outcome, contact_id=contact_id: self.writer.delete(contact_id, outcome), False))
+            yield from _warnings(
+                self.lanes.write(
+                    None, None, [("id", contact_id)], lambda outcome, contact_id=contact_id: self.writer.delete(contact_id, outcome), False
+                )
+            )
         yield from _warnings(self.lanes.flush())
 
     def _notes(self) -> Iterator[str]:
@@ -279,7 +287,10 @@ def _parse_args(args: List[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="destination-contacts")
     commands = parser.add_subparsers(title="commands", dest="command", required=True)
     commands.add_parser("spec", help="outputs the json configuration specification")
-    for name, help_text in (("check", "checks the config can be used to connect"), ("discover", "outputs the objects and operations this destination writes (DESTINATION_CATALOG)")):
+    for name, help_text in (
+        ("check", "checks the config can be used to connect"),
+        ("discover", "outputs the objects and operations this destination writes (DESTINATION_CATALOG)"),
+    ):
         commands.add_parser(name, help=help_text).add_argument("--config", required=True, help="path to the JSON configuration file")
     write = commands.add_parser("write", help="writes the records on stdin")
     write.add_argument("--config", required=True, help="path to the JSON configuration file")

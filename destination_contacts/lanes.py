@@ -43,7 +43,9 @@ class LanePool:
         self._changed = threading.Condition()
         self.failure: Optional[BaseException] = None
         self._closed = False
-        self._threads = [threading.Thread(target=self._work, args=(lane,), name=f"contacts-lane-{lane}", daemon=True) for lane in range(workers)]
+        self._threads = [
+            threading.Thread(target=self._work, args=(lane,), name=f"contacts-lane-{lane}", daemon=True) for lane in range(workers)
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -131,7 +133,15 @@ class Lanes:
         self._creating = 0  # jobs queued or running that may create a contact
         self._creates_done = threading.Condition()
 
-    def write(self, position: Optional[Position], data: Any, keys: Iterable[Key], work: Callable[[Outcome], None], mirror: bool, creates: bool = False) -> Iterator[str]:
+    def write(
+        self,
+        position: Optional[Position],
+        data: Any,
+        keys: Iterable[Key],
+        work: Callable[[Outcome], None],
+        mirror: bool,
+        creates: bool = False,
+    ) -> Iterator[str]:
         """One `contacts` record (or a sync's own delete, position None): `work` runs in its lane. Yields the log
         lines of the records settled meanwhile. `creates`: the record may create a contact."""
         yield from self._raise_failure()

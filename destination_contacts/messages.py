@@ -63,7 +63,9 @@ def _incoming(message: Any) -> Optional[Incoming]:
             return Incoming(data=record.get("data") if isinstance(record, dict) else None, problem=NOT_A_RECORD)
         namespace = record.get("namespace") if isinstance(record.get("namespace"), str) else None
         data = record.get("data")
-        return Incoming(stream=(namespace, record["stream"]), data=data, problem=None if isinstance(data, dict) else "record data must be an object")
+        return Incoming(
+            stream=(namespace, record["stream"]), data=data, problem=None if isinstance(data, dict) else "record data must be an object"
+        )
     if kind == "STATE":
         # A STATE without a state would be echoed as one: nothing to commit, so it is turned away like any bad line.
         return Incoming(state=message) if isinstance(message.get("state"), dict) else Incoming(problem=NOT_A_MESSAGE)

@@ -117,13 +117,18 @@ def routes(catalog: ConfiguredAirbyteCatalog, delete_absent: bool) -> Dict[Strea
         mode = configured.destination_sync_mode.value
         operation = OPERATIONS.get((target, mode))
         if operation is None:
-            raise config_error(f"stream '{configured.stream.name}': destination sync mode '{mode}' cannot write {target}; use one of {', '.join(MODES[target])}.")
+            raise config_error(
+                f"stream '{configured.stream.name}': destination sync mode '{mode}' cannot write {target}; use one of "
+                f"{', '.join(MODES[target])}."
+            )
         replaces = _replaces(configured)
         if replaces and target == CONTACTS:
             # A sync that replaces the data upserts, whatever mode it arrives as: a destination with refreshes support
             # receives a full refresh's overwrite as append with a truncating generation, which is no insert.
             mode, operation = "overwrite", OPERATIONS[(CONTACTS, "overwrite")]
-        found[key] = Route(key, target, mode, operation, _match_by(configured, target), replaces, mirror=target == CONTACTS and replaces and delete_absent)
+        found[key] = Route(
+            key, target, mode, operation, _match_by(configured, target), replaces, mirror=target == CONTACTS and replaces and delete_absent
+        )
     return found
 
 
@@ -137,7 +142,10 @@ def object_of(configured: ConfiguredAirbyteStream) -> str:
     contacts, except one of tag rows: named like `contact_tags`, or with a `tag` field and no `name` field."""
     if configured.destination_object_name:
         if configured.destination_object_name not in MODES:
-            raise config_error(f"stream '{configured.stream.name}' writes to '{configured.destination_object_name}'; this destination writes only to {' and '.join(MODES)}.")
+            raise config_error(
+                f"stream '{configured.stream.name}' writes to '{configured.destination_object_name}'; this destination writes only to "
+                f"{' and '.join(MODES)}."
+            )
         return configured.destination_object_name
     fields = {fold(name) for name in ((configured.stream.json_schema or {}).get("properties") or {})}
     if fold(configured.stream.name).endswith("contacttags") or ("tag" in fields and "name" not in fields):
@@ -164,7 +172,10 @@ def _match_by(configured: ConfiguredAirbyteStream, target: str) -> Tuple[str, ..
     keys = tuple(KEY_FIELDS[target][field] for field in chosen if field in KEY_FIELDS[target])
     known = [" + ".join(key) for key in _objects()[target]["matching_keys"]]
     if not keys or any(field not in KEY_FIELDS[target] and field != "tag" for field in chosen):
-        raise config_error(f"stream '{configured.stream.name}': primary key {' + '.join(chosen)} is not a matching key of {target}; use one of: {', '.join(known)}.")
+        raise config_error(
+            f"stream '{configured.stream.name}': primary key {' + '.join(chosen)} is not a matching key of {target}; use one of: "
+            f"{', '.join(known)}."
+        )
     return keys
 
 
@@ -204,7 +215,10 @@ class Mirror:
         """None when the deletes may go ahead, else the reason they do not (for the log)."""
         missing = sorted(name for namespace, name in self.streams if (namespace, name) not in self._completed)
         if missing:
-            return f"no stream status COMPLETE for {', '.join(missing)}, so the input may be partial (Airbyte sends it only to destinations with refreshes support)"
+            return (
+                f"no stream status COMPLETE for {', '.join(missing)}, so the input may be partial "
+                "(Airbyte sends it only to destinations with refreshes support)"
+            )
         if self._checkpointed_mid_stream:
             return "a state message came between mirror records: a resumed attempt would see only part of the data"
         if self.rejected:

@@ -67,7 +67,9 @@ def contact_record(data: Any, default_region: Optional[str]) -> ContactRecord:
     if phone:
         fields["phoneNumber"] = phone
     # Airbyte's own columns (_airbyte_raw_id, _airbyte_extracted_at...) ride along from caches; they are not contact fields.
-    ignored = tuple(sorted(name for name in data if name not in WRITABLE and name not in ("id", "tags") and not name.startswith("_airbyte_")))
+    ignored = tuple(
+        sorted(name for name in data if name not in WRITABLE and name not in ("id", "tags") and not name.startswith("_airbyte_"))
+    )
     return ContactRecord(contact_id, phone, fields, _tags(data.get("tags")), ignored)
 
 

@@ -162,7 +162,14 @@ class Report:
             self._rejected_all += 1
         if self._file:
             namespace, name = position.stream if position else (None, None)
-            line = {"stream": name, "namespace": namespace, "record": position and position.record, "message": position and position.message, "reason": rejected.reason, "data": data}
+            line = {
+                "stream": name,
+                "namespace": namespace,
+                "record": position and position.record,
+                "message": position and position.message,
+                "reason": rejected.reason,
+                "data": data,
+            }
             self._file.write(json.dumps(line, default=str) + "\n")  # ASCII escapes: data may hold half a surrogate pair
             self._file.flush()
         if len(self._first_reasons) < LOGGED_REJECTIONS:

@@ -126,7 +126,10 @@ class Writer:
                     self._account.walk_to_end()  # the search may not know how the number is stored
                     found = self._account.find(None, record.phone)
                 if found is None:
-                    raise Rejected(f"the API refused to create the contact because its phoneNumber exists ({problem.message}), but no contact with it was found")
+                    raise Rejected(
+                        f"the API refused to create the contact because its phoneNumber exists ({problem.message}), but no contact with "
+                        "it was found"
+                    )
                 self._write_contact(record, operation, outcome, found, recover=False)
             elif problem.kind == "gone" and change.delete:
                 outcome.count("deleted")  # a retried DELETE whose first answer was lost, or someone else's
@@ -134,7 +137,9 @@ class Writer:
                 # Deleted since it was found: forget it, and do what the operation does for a missing contact.
                 self._account.forget(change.contact_id)
                 if operation.if_missing == "create" and not self._recreate_deleted:
-                    raise Rejected(f"the contact was deleted while the sync ran ({problem.message}), and recreate_deleted_contacts is off") from None
+                    raise Rejected(
+                        f"the contact was deleted while the sync ran ({problem.message}), and recreate_deleted_contacts is off"
+                    ) from None
                 self._write_contact(record, operation, outcome, None, recover=False)
                 if operation.if_missing == "create":  # counted once the create went through
                     outcome.count("recreated")
@@ -212,7 +217,10 @@ class Writer:
         """A create answered 2xx without the new contact's id: it exists, so find it by its phone."""
         found = self._account.look_up("phone", change.body["phoneNumber"])
         if found is None:
-            raise failure("POST /v1/contacts answered without the new contact's id, and no contact with its phone number was found afterwards.", FailureType.system_error)
+            raise failure(
+                "POST /v1/contacts answered without the new contact's id, and no contact with its phone number was found afterwards.",
+                FailureType.system_error,
+            )
         return {**found, **change.body}
 
 

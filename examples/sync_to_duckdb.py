@@ -42,12 +42,19 @@ def write_back(result: ReadResult, config: dict, streams: list) -> None:
 def tag_leads_of_one_location(result: ReadResult) -> tuple:
     """The warehouse side of reverse ETL: the leads of the location with the most leads get the campaign tag."""
     with result.get_sql_engine().begin() as sql:
-        location_id, title, leads = sql.execute(text(
-            "select json_extract_string(location, '$.id') id, json_extract_string(location, '$.title') title, count(*) n "
-            "from contacts where stage = 'Lead' and location is not null group by all order by n desc, id limit 1")).one()
-        sql.execute(text(
-            "update contacts set tags = to_json(list_append(coalesce(from_json(tags, '[\"VARCHAR\"]'), []), :tag)) "
-            "where stage = 'Lead' and json_extract_string(location, '$.id') = :location"), {"tag": CAMPAIGN_TAG, "location": location_id})
+        location_id, title, leads = sql.execute(
+            text(
+                "select json_extract_string(location, '$.id') id, json_extract_string(location, '$.title') title, count(*) n "
+                "from contacts where stage = 'Lead' and location is not null group by all order by n desc, id limit 1"
+            )
+        ).one()
+        sql.execute(
+            text(
+                "update contacts set tags = to_json(list_append(coalesce(from_json(tags, '[\"VARCHAR\"]'), []), :tag)) "
+                "where stage = 'Lead' and json_extract_string(location, '$.id') = :location"
+            ),
+            {"tag": CAMPAIGN_TAG, "location": location_id},
+        )
     return title, leads
 
 
@@ -65,8 +72,13 @@ def main() -> None:
         with result.get_sql_engine().connect() as sql:
             for table in ("contacts", "contact_tags"):
                 print(f"  {table}: {sql.execute(text(f'select count(*) from {table}')).scalar()} rows")
-            print("  top tags: " + ", ".join(f"{tag} ({n})" for tag, n in sql.execute(text(
-                "select tag, count(*) n from contact_tags group by tag order by n desc, tag limit 5"))))
+            print(
+                "  top tags: "
+                + ", ".join(
+                    f"{tag} ({n})"
+                    for tag, n in sql.execute(text("select tag, count(*) n from contact_tags group by tag order by n desc, tag limit 5"))
+                )
+            )
             print("  a few contacts:")
             for row in sql.execute(text("select id, name, phonenumber, stage from contacts order by id limit 3")):
                 print("    " + " | ".join(str(value) for value in row))
@@ -77,10 +89,11 @@ def main() -> None:
         write_back(result, connection, streams=["contacts"])
         writes = [r for r in api.requests if r.method != "GET"]
         landed = [c for c in api.snapshot() if CAMPAIGN_TAG in (c.get("tags") or [])]
-        print(f"Write-back: {len(api.requests) - len(writes)} reads to match, {len(writes)} writes "
-              f"({', '.join(sorted({r.path.rsplit('/', 2)[-2] + '/' + r.path.rsplit('/', 1)[-1] for r in writes}))})")
-        print(f"In the API now: {len(landed)} contacts carry '{CAMPAIGN_TAG}'"
-              f"{' — all of them landed' if len(landed) == leads else ''}")
+        print(
+            f"Write-back: {len(api.requests) - len(writes)} reads to match, {len(writes)} writes "
+            f"({', '.join(sorted({r.path.rsplit('/', 2)[-2] + '/' + r.path.rsplit('/', 1)[-1] for r in writes}))})"
+        )
+        print(f"In the API now: {len(landed)} contacts carry '{CAMPAIGN_TAG}'{' — all of them landed' if len(landed) == leads else ''}")
     print(f"\nDuckDB file: {args.db.resolve()}")
 
 

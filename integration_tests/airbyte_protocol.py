@@ -20,4 +20,6 @@ def _validator(definition: str) -> Draft7Validator:
 
 def problems(instance: Any, definition: str = "AirbyteMessage") -> List[str]:
     """Where `instance` breaks the protocol's schema for `definition`, one line each; empty when it does not."""
-    return [f"{'/'.join(map(str, error.absolute_path)) or '<root>'}: {error.message}" for error in _validator(definition).iter_errors(instance)]
+    return [
+        f"{'/'.join(map(str, error.absolute_path)) or '<root>'}: {error.message}" for error in _validator(definition).iter_errors(instance)
+    ]

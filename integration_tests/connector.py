@@ -24,8 +24,8 @@ import pendulum
 from airbyte_cdk.logger import PRINT_BUFFER
 
 from contacts_api.clock import Clock
-from integration_tests.airbyte_protocol import problems
 from destination_contacts import run as destination_run
+from integration_tests.airbyte_protocol import problems
 from source_contacts import run as source_run
 
 BIN = Path(sys.executable).parent
@@ -116,8 +116,9 @@ class Run:
         return json.loads(analytics["value"])
 
 
-def command(script: str, verb: str, folder: Path, config: Optional[dict] = None, catalog: Optional[dict] = None,
-            state: Optional[list] = None) -> List[str]:
+def command(
+    script: str, verb: str, folder: Path, config: Optional[dict] = None, catalog: Optional[dict] = None, state: Optional[list] = None
+) -> List[str]:
     """The command line of a console script, with the files it names written to `folder`."""
     args = [str(BIN / script), verb]
     for name, value in (("config", config), ("catalog", catalog), ("state", state)):
@@ -136,8 +137,15 @@ def environment() -> Dict[str, str]:
 current_clock: Optional[VirtualClock] = None
 
 
-def run_connector(script: str, verb: str, tmp_path: Path, config: Optional[dict] = None, catalog: Optional[dict] = None,
-                  state: Optional[list] = None, stdin: Optional[Union[str, bytes]] = None) -> Run:
+def run_connector(
+    script: str,
+    verb: str,
+    tmp_path: Path,
+    config: Optional[dict] = None,
+    catalog: Optional[dict] = None,
+    state: Optional[list] = None,
+    stdin: Optional[Union[str, bytes]] = None,
+) -> Run:
     """stdin given as bytes goes to the connector as is (for input that is not UTF-8)."""
     args = command(script, verb, tmp_path, config, catalog, state)
     data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
@@ -184,8 +192,14 @@ def source_catalog(*streams: str, sync_mode: str = "full_refresh") -> dict:
     return {
         "streams": [
             {
-                "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"],
-                           "source_defined_cursor": True, "default_cursor_field": ["updatedAt"], "source_defined_primary_key": keys[name]},
+                "stream": {
+                    "name": name,
+                    "json_schema": {},
+                    "supported_sync_modes": ["full_refresh", "incremental"],
+                    "source_defined_cursor": True,
+                    "default_cursor_field": ["updatedAt"],
+                    "source_defined_primary_key": keys[name],
+                },
                 "sync_mode": sync_mode,
                 "cursor_field": ["updatedAt"],
                 "destination_sync_mode": "append_dedup" if sync_mode == "incremental" else "overwrite",
@@ -274,12 +288,21 @@ def record(data, stream="contacts"):
 
 def complete(stream="contacts"):
     """The platform's STREAM_STATUS COMPLETE, as it sends one for every stream after a source that exited 0."""
-    return {"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": 1718000000000.0,
-                                       "stream_status": {"stream_descriptor": {"name": stream}, "status": "COMPLETE"}}}
+    return {
+        "type": "TRACE",
+        "trace": {
+            "type": "STREAM_STATUS",
+            "emitted_at": 1718000000000.0,
+            "stream_status": {"stream_descriptor": {"name": stream}, "status": "COMPLETE"},
+        },
+    }
 
 
 def state(value):
-    return {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"n": value}}}}
+    return {
+        "type": "STATE",
+        "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"n": value}}},
+    }
 
 
 def stdin(*messages):
@@ -292,13 +315,21 @@ def stdin(*messages):
 
 def write(api, tmp_path, streams, *messages, **options):
     """The destination's write of `messages` into the sandbox `api`, its streams (name, mode) configured."""
-    return run_connector("destination-contacts", "write", tmp_path, config(api, **options), destination_catalog(*streams), stdin=stdin(*messages))
+    return run_connector(
+        "destination-contacts", "write", tmp_path, config(api, **options), destination_catalog(*streams), stdin=stdin(*messages)
+    )
 
 
 def start_write(api, tmp_path, streams, **options):
     """write as a running process with text pipes, for a test that feeds it a message at a time."""
-    return subprocess.Popen(command("destination-contacts", "write", tmp_path, config(api, **options), destination_catalog(*streams)),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+    return subprocess.Popen(
+        command("destination-contacts", "write", tmp_path, config(api, **options), destination_catalog(*streams)),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(),
+    )
 
 
 def writes(api):
@@ -323,8 +354,14 @@ def as_set(contacts):
     """Contacts as a comparable set, whatever their ids and order: every field but the server's, tags as a set.
     Fails if two of them have the same phone number."""
     assert len({c["phoneNumber"] for c in contacts}) == len(contacts), "a contact was duplicated"
-    return sorted(json.dumps({**{k: v for k, v in c.items() if k not in ("id", *SERVER_FIELDS, "tags")}, "tags": sorted(c.get("tags") or [])},
-                             sort_keys=True, ensure_ascii=False) for c in contacts)
+    return sorted(
+        json.dumps(
+            {**{k: v for k, v in c.items() if k not in ("id", *SERVER_FIELDS, "tags")}, "tags": sorted(c.get("tags") or [])},
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        for c in contacts
+    )
 
 
 def full_summary(run):
@@ -341,11 +378,19 @@ def summary(run):
 
 
 def counts(**given):
-    base = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "recreated": 0, "tags_added": 0, "tags_removed": 0, "rejected": 0, "dry_run": False}
+    base = {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "recreated": 0,
+        "tags_added": 0,
+        "tags_removed": 0,
+        "rejected": 0,
+        "dry_run": False,
+    }
     return {**base, **given}
 
 
 def seed(api, *contacts):
     return [c["id"] for c in api.add_contacts([{**c, "tags": c.get("tags", [])} for c in contacts])]
-
-

@@ -78,9 +78,16 @@ def build_image(name: str) -> str:
     return tag
 
 
-def run_in_container(image: str, verb: str, tmp_path: Path, config: Optional[dict] = None,
-                     catalog: Optional[dict] = None, state: Optional[list] = None, stdin: Optional[str] = None,
-                     timeout: float = 600) -> Run:
+def run_in_container(
+    image: str,
+    verb: str,
+    tmp_path: Path,
+    config: Optional[dict] = None,
+    catalog: Optional[dict] = None,
+    state: Optional[list] = None,
+    stdin: Optional[str] = None,
+    timeout: float = 600,
+) -> Run:
     # The image runs as uid 1000: the mounted folder and files must be readable by it.
     secrets = Path(tempfile.mkdtemp(prefix="secrets-", dir=tmp_path))
     secrets.chmod(0o755)
@@ -121,8 +128,9 @@ def docker_api() -> tuple:
         # The images are in podman's store: the docker CLI talks to podman's Docker-compatible API.
         socket = workdir / "podman.sock"
         log = open(workdir / "service.log", "w")
-        service = subprocess.Popen([engine(), "system", "service", "--time=0", f"unix://{socket}"],
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        service = subprocess.Popen(
+            [engine(), "system", "service", "--time=0", f"unix://{socket}"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         _started.append(service)
         atexit.register(stop_docker_api)
         env["DOCKER_HOST"] = f"unix://{socket}"

@@ -17,8 +17,10 @@ DAY_SECONDS = 86_400
 
 # What a list answer (HTTP 200) holds instead of contacts, by kind.
 BROKEN_BODIES = {
-    "html": ("text/html; charset=utf-8", b"<html><head><title>503 Service Temporarily Unavailable</title></head>"
-                                         b"<body><h1>Down for maintenance</h1></body></html>"),
+    "html": (
+        "text/html; charset=utf-8",
+        b"<html><head><title>503 Service Temporarily Unavailable</title></head><body><h1>Down for maintenance</h1></body></html>",
+    ),
     "message": ("application/json", b'{"message": "Internal error, please try again"}'),
     "data": ("application/json", b'{"data": [{"id": "66000000a1b2c3d4e5000001"}], "total": 1}'),
     "null": ("application/json", b"null"),

@@ -82,8 +82,14 @@ class Platform:
         self._generation = 0
         self._operations: Optional[List[dict]] = None  # the destination's DESTINATION_CATALOG, once discovered
 
-    def sync(self, source_config: dict, destination_config: dict, streams: List[StreamChoice], state: Optional[List[dict]] = None,
-             truncate: bool = False) -> Sync:
+    def sync(
+        self,
+        source_config: dict,
+        destination_config: dict,
+        streams: List[StreamChoice],
+        state: Optional[List[dict]] = None,
+        truncate: bool = False,
+    ) -> Sync:
         """One sync job. `truncate`: a refresh that replaces the data (or a full refresh with overwrite)."""
         source_config, destination_config = {**source_config, **UNKNOWN_FIELD}, {**destination_config, **UNKNOWN_FIELD}
         discovered = {stream["name"]: stream for stream in self._discover(source_config)}
@@ -100,11 +106,18 @@ class Platform:
         forwarded, counts_by_id = self._forward(source, {choice.name: choice.fields for choice in streams})
         if self.refreshes and source.returncode == 0:
             forwarded += [complete(self.prefix + choice.name) for choice in streams]
-        destination = run_connector("destination-contacts", "write", self._folder("destination"), destination_config, destination_catalog,
-                                    stdin=stdin(*forwarded))
+        destination = run_connector(
+            "destination-contacts", "write", self._folder("destination"), destination_config, destination_catalog, stdin=stdin(*forwarded)
+        )
         assert destination.stdin_left == 0, "the destination exited before reading its input to the end"
-        sync = Sync(source, destination, forwarded, [], destination_catalog,
-                    state_ids_sent=[message["state"]["id"] for message in forwarded if message["type"] == "STATE"])
+        sync = Sync(
+            source,
+            destination,
+            forwarded,
+            [],
+            destination_catalog,
+            state_ids_sent=[message["state"]["id"] for message in forwarded if message["type"] == "STATE"],
+        )
         self._receive(destination, counts_by_id, sync, state)
         return sync
 
@@ -118,7 +131,11 @@ class Platform:
             run = run_connector("destination-contacts", "discover", self._folder("destination-discover"), destination_config)
             [catalog] = run.of_type("DESTINATION_CATALOG")
             self._operations = catalog["destination_catalog"]["operations"]
-        [operation] = [op for op in self._operations if (op["object_name"], op["sync_mode"]) == (choice.destination_object_name, choice.destination_sync_mode)]
+        [operation] = [
+            op
+            for op in self._operations
+            if (op["object_name"], op["sync_mode"]) == (choice.destination_object_name, choice.destination_sync_mode)
+        ]
         key = [name for path in choice.matching_key or [] for name in path]  # primary_key paths → a matching key's fields
         assert key in operation.get("matching_keys", [key]), (key, operation.get("matching_keys"))
         missing = set(operation["json_schema"].get("required", [])) - set(choice.fields or operation["json_schema"]["properties"])
@@ -132,9 +149,14 @@ class Platform:
 
     @staticmethod
     def _source_stream(stream: dict, choice: StreamChoice) -> dict:
-        configured = {"stream": stream, "sync_mode": choice.sync_mode,
-                      # Data-activation modes never reach a source (v1.8.0+): it gets append.
-                      "destination_sync_mode": "append" if choice.destination_sync_mode in ("update", "soft_delete") else choice.destination_sync_mode}
+        configured = {
+            "stream": stream,
+            "sync_mode": choice.sync_mode,
+            # Data-activation modes never reach a source (v1.8.0+): it gets append.
+            "destination_sync_mode": "append"
+            if choice.destination_sync_mode in ("update", "soft_delete")
+            else choice.destination_sync_mode,
+        }
         if choice.sync_mode == "incremental":
             configured["cursor_field"] = stream.get("default_cursor_field", [])
         if stream.get("source_defined_primary_key"):
@@ -163,7 +185,9 @@ class Platform:
             configured["primary_key"] = choice.matching_key
         if self.refreshes:
             truncating = truncate or choice.destination_sync_mode in ("overwrite", "overwrite_dedup")
-            configured.update(generation_id=self._generation, minimum_generation_id=self._generation if truncating else 0, sync_id=self._job)
+            configured.update(
+                generation_id=self._generation, minimum_generation_id=self._generation if truncating else 0, sync_id=self._job
+            )
         return configured
 
     def _forward(self, source: Run, fields: Dict[str, Optional[Tuple[str, ...]]]) -> Tuple[List[dict], Dict[int, float]]:
@@ -210,11 +234,13 @@ class Platform:
             if state_id not in counts_by_id:
                 sync.count_mismatches.append(f"state {state_id}: never sent")
             elif counted != counts_by_id[state_id]:
-                sync.count_mismatches.append(f"state {state_id}: destination counted {counted}, platform forwarded {counts_by_id[state_id]}")
+                sync.count_mismatches.append(
+                    f"state {state_id}: destination counted {counted}, platform forwarded {counts_by_id[state_id]}"
+                )
             kept = {"type": state["type"]}
             if state["type"] == "STREAM":
                 descriptor = dict(state["stream"]["stream_descriptor"])
-                descriptor["name"] = descriptor["name"][len(self.prefix):]
+                descriptor["name"] = descriptor["name"][len(self.prefix) :]
                 kept["stream"] = {"stream_descriptor": descriptor, "stream_state": state["stream"].get("stream_state")}
             else:
                 kept["global"] = state["global"]

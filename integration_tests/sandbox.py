@@ -32,7 +32,8 @@ from itertools import islice
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from integration_tests.faults import Faults, add_arguments as add_fault_arguments, encode_json
+from integration_tests.faults import Faults, encode_json
+from integration_tests.faults import add_arguments as add_fault_arguments
 
 DEFAULT_API_KEY = "sandbox-key"
 
@@ -44,23 +45,49 @@ LOCATIONS = [
 ]
 STAGES = ("Subscriber", "Lead", "Customer", "Churned")
 CHANNELS = ("Whatsapp", "Instagram", "Messenger")
-TAG_POOL = ("VIP", "black friday", "café", "newsletter", "wholesale", "Ramadan offer",
-            "returning", "support", "beta", "köln", "日本", "lead-2025")
+TAG_POOL = (
+    "VIP",
+    "black friday",
+    "café",
+    "newsletter",
+    "wholesale",
+    "Ramadan offer",
+    "returning",
+    "support",
+    "beta",
+    "köln",
+    "日本",
+    "lead-2025",
+)
 SEGMENTS = ("retail", "wholesale", "vip", "dormant")
-NOTES = ("Prefers WhatsApp", "Called twice, no answer", 'Asked about the "Gold" plan',
-         "Line one\nline two", "Ünïcödé note ✨", "")
+NOTES = ("Prefers WhatsApp", "Called twice, no answer", 'Asked about the "Gold" plan', "Line one\nline two", "Ünïcödé note ✨", "")
 HANDLES = ("jose_m", "zoe.o", "lilei", "ahmed.k", "an.nguyen", "fatima.z", "priya", "soren")
 
 _LATIN_FIRST = ("José", "Zoë", "Fatima", "Liam", "Søren", "Chloé", "Ömer", "Ana", "Mohammed", "Priya")
 _LATIN_LAST = ("Müller", "Ødegård", "Al-Zahra", "O'Brien", "García", "Nowak", "Smith", "Öztürk", "Dubois", "Sharma")
 _CYRILLIC_FIRST = ("Ахмед", "Ольга", "Иван", "Наталья")
 _CYRILLIC_LAST = ("Хан", "Петрова", "Смирнов", "Кузнецова")
-_WHOLE_NAMES = ("李雷", "韩梅梅", "王芳", "张伟", "山田 太郎", "김민준", "Nguyễn Văn An", "Trần Thị Bình",
-                "Lê Hoàng Cường", "Phạm Minh Đức", "محمد العلي", "فاطمة الزهراء")
+_WHOLE_NAMES = (
+    "李雷",
+    "韩梅梅",
+    "王芳",
+    "张伟",
+    "山田 太郎",
+    "김민준",
+    "Nguyễn Văn An",
+    "Trần Thị Bình",
+    "Lê Hoàng Cường",
+    "Phạm Minh Đức",
+    "محمد العلي",
+    "فاطمة الزهراء",
+)
 _EMOJI_NAMES = ("Zoë 🌸", "Ahmed 🚀 Khan", "José Müller 🙂", "李雷 🐉", "Ana ❤️ García", "👑 Priya", "Liam 🍀")
-NAME_POOL = (tuple(f"{f} {l}" for f in _LATIN_FIRST for l in _LATIN_LAST)
-             + tuple(f"{f} {l}" for f in _CYRILLIC_FIRST for l in _CYRILLIC_LAST)
-             + _WHOLE_NAMES + _EMOJI_NAMES)
+NAME_POOL = (
+    tuple(f"{f} {last}" for f in _LATIN_FIRST for last in _LATIN_LAST)
+    + tuple(f"{f} {last}" for f in _CYRILLIC_FIRST for last in _CYRILLIC_LAST)
+    + _WHOLE_NAMES
+    + _EMOJI_NAMES
+)
 
 _EPOCH = date(2025, 1, 1)
 _SPAN_DAYS = (date(2026, 7, 1) - _EPOCH).days  # seeded timestamps fall in 2025-01-01 .. 2026-06-30
@@ -213,8 +240,11 @@ def _matcher(query: dict[str, str], search_phones: bool = True) -> Callable[[dic
     if channel := query.get("channel"):
         tests.append(lambda c: c.get("channel") == channel)
     if search := query.get("searchText", "").casefold():
-        tests.append(lambda c: search in str(c.get("name") or "").casefold()
-                     or (search_phones and search in str(c.get("phoneNumber") or "").casefold()))
+        tests.append(
+            lambda c: (
+                search in str(c.get("name") or "").casefold() or (search_phones and search in str(c.get("phoneNumber") or "").casefold())
+            )
+        )
     if not tests:
         return None
     return lambda c: all(test(c) for test in tests)
@@ -283,14 +313,28 @@ class _Server(ThreadingHTTPServer):
 
 
 class SandboxAPI:
-    def __init__(self, contacts: int = 0, seed: int = 0, api_key: str = DEFAULT_API_KEY,
-                 host: str = "127.0.0.1", port: int = 0, max_limit: int | None = None, default_limit: int = 20,
-                 requests_per_minute: int | None = None, window_seconds: float = 60.0,
-                 error_rate: float = 0.0, drop_rate: float = 0.0, drop_after_write_rate: float = 0.0,
-                 search_phones: bool = True,
-                 latency_ms: float = 0.0, ignore_page: bool = False, echo_headers_in_errors: bool = False,
-                 fault_seed: int = 0, clock: Callable[[], float] = time.monotonic,
-                 **faults: Any):
+    def __init__(
+        self,
+        contacts: int = 0,
+        seed: int = 0,
+        api_key: str = DEFAULT_API_KEY,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_limit: int | None = None,
+        default_limit: int = 20,
+        requests_per_minute: int | None = None,
+        window_seconds: float = 60.0,
+        error_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        drop_after_write_rate: float = 0.0,
+        search_phones: bool = True,
+        latency_ms: float = 0.0,
+        ignore_page: bool = False,
+        echo_headers_in_errors: bool = False,
+        fault_seed: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+        **faults: Any,
+    ):
         self.api_key, self.host, self.port = api_key, host, port
         self.max_limit, self.default_limit = max_limit, default_limit
         self.search_phones = search_phones  # False: searchText matches names only, as a server that does not search phones
@@ -424,8 +468,7 @@ class SandboxAPI:
                     status, payload = 401, self._error_body(h, "Invalid API key")
                 else:
                     status, payload = self._handle(h, split.path, query, body, body_ok)
-                    drop = (after_write < self.drop_after_write_rate and status < 300
-                            and h.command in ("POST", "PUT", "DELETE"))
+                    drop = after_write < self.drop_after_write_rate and status < 300 and h.command in ("POST", "PUT", "DELETE")
             if not drop:
                 listed = status == 200 and h.command == "GET" and split.path == "/v1/contacts"
                 if status == 200 and h.command == "GET":
@@ -546,12 +589,12 @@ class SandboxAPI:
         first = ordered[0] if ordered else None
         matches = _matcher(query, self.search_phones)
         if matches is None:
-            return self.faults.served(ordered[start:start + served], start, first)
+            return self.faults.served(ordered[start : start + served], start, first)
         return self.faults.served(list(islice(filter(matches, ordered), start, start + served)), start, first)
 
     def _churn(self) -> None:
         """Contacts deleted from the front of the list (ones a walk has read) and created, as people do during a sync."""
-        for contact in self.faults.order(self._ordered())[:self.faults.churn_deletes]:
+        for contact in self.faults.order(self._ordered())[: self.faults.churn_deletes]:
             self._delete(contact["id"])
         for _ in range(self.faults.churn_creates):
             self.faults.churn_created += 1
@@ -581,8 +624,7 @@ class SandboxAPI:
         digits = _digits(phone)
         owner = self._phones().get(digits) if digits else None
         # The index can be stale if a test edited .contacts directly; the stored phone has the last word.
-        if owner not in (None, own_id) and owner in self.contacts \
-                and _digits(self.contacts[owner].get("phoneNumber")) == digits:
+        if owner not in (None, own_id) and owner in self.contacts and _digits(self.contacts[owner].get("phoneNumber")) == digits:
             raise ApiError(409, "Contact with this phone number already exists")
 
     def _create(self, body: dict) -> dict:
@@ -653,8 +695,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-seed", type=int, default=0)
     parser.add_argument("--ignore-page", action="store_true")
     parser.add_argument("--echo-headers-in-errors", action="store_true")
-    parser.add_argument("--no-search-phones", dest="search_phones", action="store_false",
-                        help="searchText matches names only, as a server whose search ignores phone numbers")
+    parser.add_argument(
+        "--no-search-phones",
+        dest="search_phones",
+        action="store_false",
+        help="searchText matches names only, as a server whose search ignores phone numbers",
+    )
     add_fault_arguments(parser)
     args = parser.parse_args(argv)
     api = SandboxAPI(**vars(args))

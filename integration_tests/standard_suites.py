@@ -41,10 +41,14 @@ class AgainstTheSandbox:
     @classmethod
     def get_scenarios(cls):
         return [
-            scenario.model_copy(update={"config_dict": {
-                **scenario.get_config_dict(connector_root=cls.connector_root, empty_if_missing=False),
-                "base_url": SANDBOX_URL,
-            }})
+            scenario.model_copy(
+                update={
+                    "config_dict": {
+                        **scenario.get_config_dict(connector_root=cls.connector_root, empty_if_missing=False),
+                        "base_url": SANDBOX_URL,
+                    }
+                }
+            )
             for scenario in super().get_scenarios()
         ]
 

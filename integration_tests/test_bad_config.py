@@ -4,7 +4,18 @@ not know is no bad config: it is ignored with a warning on every verb (saved con
 
 import pytest
 
-from integration_tests.connector import A, API_KEY, assert_no_leak, full_summary, record, run_connector, source_catalog, source_config, stdin, write
+from integration_tests.connector import (
+    API_KEY,
+    A,
+    assert_no_leak,
+    full_summary,
+    record,
+    run_connector,
+    source_catalog,
+    source_config,
+    stdin,
+    write,
+)
 from integration_tests.connector import destination_catalog as catalog
 
 KEY = "k-3c9e1d77"
@@ -52,7 +63,9 @@ def test_sync_fails_at_once_as_a_config_error(script, name, config, complaint, w
     if script == "source-contacts":
         run = run_connector(script, "read", tmp_path, config, source_catalog("contacts"))
     else:
-        run = run_connector(script, "write", tmp_path, config, catalog(("contacts", "append_dedup")), stdin=stdin(record({"name": "Zoë", "phoneNumber": A})))
+        run = run_connector(
+            script, "write", tmp_path, config, catalog(("contacts", "append_dedup")), stdin=stdin(record({"name": "Zoë", "phoneNumber": A}))
+        )
     assert run.returncode != 0
     assert [error["failure_type"] for error in run.errors][:1] == ["config_error"]
     assert complaint in run.errors[0]["message"]
@@ -75,6 +88,13 @@ def test_an_unknown_config_field_is_ignored_with_a_warning_on_every_verb(script,
         if verb == "check":
             assert run.status == {"status": "SUCCEEDED"}
     if script == "destination-contacts":
-        run = write(api, tmp_path, [("contacts", "append_dedup")], record({"name": "Zoë", "phoneNumber": A}), apikey=API_KEY, injected_by_the_platform={"x": 1})
+        run = write(
+            api,
+            tmp_path,
+            [("contacts", "append_dedup")],
+            record({"name": "Zoë", "phoneNumber": A}),
+            apikey=API_KEY,
+            injected_by_the_platform={"x": 1},
+        )
         assert run.returncode == 0 and full_summary(run)["created"] == 1
         assert run.warnings == [warning]

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from integration_tests.connector import run_connector
+from integration_tests.connector import config, counts, phone, record, run_connector, state, stdin, summary, write
+from integration_tests.connector import destination_catalog as catalog
 from integration_tests.sandbox import ApiError, SandboxAPI
-from integration_tests.connector import destination_catalog as catalog, config, counts, phone, record, state, stdin, summary, write
 
 BODY_LIMIT = 1_000_000  # bytes of JSON the sandbox below accepts in one write, like a real API's body limit
 
@@ -41,37 +41,83 @@ CASES = [
     ("unknown message type", b'{"type": "WHATEVER"}', "input line is not a valid Airbyte message"),
     ("RECORD without a record", b'{"type": "RECORD"}', "input line is not a valid Airbyte record message"),
     ("STATE without a state", b'{"type": "STATE"}', "input line is not a valid Airbyte message"),
-    ("record without a stream", b'{"type": "RECORD", "record": {"emitted_at": 1, "data": {"name": "a", "phoneNumber": "+971501239001"}}}',
-     "input line is not a valid Airbyte record message"),
-    ("unknown stream", record({"name": "Other", "phoneNumber": phone(9002)}, stream="leads"), "stream 'leads' is not in the configured catalog"),
+    (
+        "record without a stream",
+        b'{"type": "RECORD", "record": {"emitted_at": 1, "data": {"name": "a", "phoneNumber": "+971501239001"}}}',
+        "input line is not a valid Airbyte record message",
+    ),
+    (
+        "unknown stream",
+        record({"name": "Other", "phoneNumber": phone(9002)}, stream="leads"),
+        "stream 'leads' is not in the configured catalog",
+    ),
     ("missing name", record({"phoneNumber": phone(9003)}), "name missing: append_dedup may create the contact, and the API requires both"),
     ("missing phone", record({"name": "No phone"}), "phoneNumber missing: append_dedup may create the contact, and the API requires both"),
     ("empty name", record({"name": "  ", "phoneNumber": phone(9004)}), "name is empty"),
     ("unparsable phone", record({"name": "Letters", "phoneNumber": "call me maybe"}), "phoneNumber is not a phone number (not a number)"),
     ("phone too short", record({"name": "Short", "phoneNumber": "+971 12"}), "phoneNumber has the wrong number of digits for its country"),
-    ("phone without country code", record({"name": "Local", "phoneNumber": "0501234567"}), "phoneNumber has no +country code and default_region is not set"),
+    (
+        "phone without country code",
+        record({"name": "Local", "phoneNumber": "0501234567"}),
+        "phoneNumber has no +country code and default_region is not set",
+    ),
     ("name a number", record({"name": 5, "phoneNumber": phone(9005)}), "name must be a string, not a number"),
     ("phone a number", record({"name": "Numeric", "phoneNumber": 971501239006}), "phoneNumber must be a string, not a number"),
     ("stage an array", record({"name": "Stage", "phoneNumber": phone(9007), "stage": ["Lead"]}), "stage must be a string, not an array"),
-    ("customFields a string", record({"name": "CF", "phoneNumber": phone(9008), "customFields": "{}"}), "customFields must be an object, not a string"),
-    ("location without id", record({"name": "Loc", "phoneNumber": phone(9009), "location": {"title": "Dubai Mall"}}), "location must be an object with a string id"),
+    (
+        "customFields a string",
+        record({"name": "CF", "phoneNumber": phone(9008), "customFields": "{}"}),
+        "customFields must be an object, not a string",
+    ),
+    (
+        "location without id",
+        record({"name": "Loc", "phoneNumber": phone(9009), "location": {"title": "Dubai Mall"}}),
+        "location must be an object with a string id",
+    ),
     ("id a number", record({"id": 7, "name": "Id", "phoneNumber": phone(9010)}), "id must be a non-empty string, not a number"),
-    ("non-string tags", record({"name": "Tags", "phoneNumber": phone(9011), "tags": ["ok", 3]}), "tags must be an array of non-empty strings"),
+    (
+        "non-string tags",
+        record({"name": "Tags", "phoneNumber": phone(9011), "tags": ["ok", 3]}),
+        "tags must be an array of non-empty strings",
+    ),
     ("tags a string", record({"name": "Tags", "phoneNumber": phone(9012), "tags": "VIP"}), "tags must be an array of non-empty strings"),
     ("empty tag", record({"name": "Tags", "phoneNumber": phone(9013), "tags": [""]}), "tags must be an array of non-empty strings"),
     ("null data", b'{"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 1, "data": null}}', "record data must be an object"),
-    ("data an array", b'{"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 1, "data": ["Zoe", "+971501234567"]}}', "record data must be an object"),
-    ("data a string", b'{"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 1, "data": "Zoe"}}', "record data must be an object"),
+    (
+        "data an array",
+        b'{"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 1, "data": ["Zoe", "+971501234567"]}}',
+        "record data must be an object",
+    ),
+    (
+        "data a string",
+        b'{"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 1, "data": "Zoe"}}',
+        "record data must be an object",
+    ),
     ("a LOG message", b'{"type": "LOG", "log": {"level": "INFO", "message": "from upstream"}}', None),
     ("a TRACE message", b'{"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 1, "error": {"message": "upstream failed"}}}', None),
-    ("raw NUL byte in a line", b'{"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 1, "data": {"name": "a\x00b", "phoneNumber": "+971501239014"}}}',
-     "input line is not JSON"),
-    ("raw control character in a string", b'{"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 1, "data": {"name": "a\x07b", "phoneNumber": "+971501239015"}}}',
-     "input line is not JSON"),
-    ("bytes that are not UTF-8", b'{"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 1, "data": {"name": "caf\xe9", "phoneNumber": "+971501239016"}}}',
-     "input line is not valid UTF-8"),
-    ("huge string, over the API's body limit", record({"name": "Huge", "phoneNumber": phone(9017), "notes": HUGE_NOTES}),
-     "the API refused the record (HTTP 413: Payload too large)"),
+    (
+        "raw NUL byte in a line",
+        b'{"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 1, '
+        b'"data": {"name": "a\x00b", "phoneNumber": "+971501239014"}}}',
+        "input line is not JSON",
+    ),
+    (
+        "raw control character in a string",
+        b'{"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 1, '
+        b'"data": {"name": "a\x07b", "phoneNumber": "+971501239015"}}}',
+        "input line is not JSON",
+    ),
+    (
+        "bytes that are not UTF-8",
+        b'{"type": "RECORD", "record": {"stream": "contacts", "emitted_at": 1, '
+        b'"data": {"name": "caf\xe9", "phoneNumber": "+971501239016"}}}',
+        "input line is not valid UTF-8",
+    ),
+    (
+        "huge string, over the API's body limit",
+        record({"name": "Huge", "phoneNumber": phone(9017), "notes": HUGE_NOTES}),
+        "the API refused the record (HTTP 413: Payload too large)",
+    ),
     ("blank line", b"   ", None),
 ]
 
@@ -101,7 +147,9 @@ def expected_account():
 
 
 def account(api):
-    return {c["phoneNumber"]: {k: v for k, v in c.items() if k not in ("id", "phoneNumber", "createdAt", "updatedAt")} for c in api.snapshot()}
+    return {
+        c["phoneNumber"]: {k: v for k, v in c.items() if k not in ("id", "phoneNumber", "createdAt", "updatedAt")} for c in api.snapshot()
+    }
 
 
 def test_every_kind_of_bad_input_is_handled_and_every_valid_record_written(api, tmp_path):
@@ -118,8 +166,14 @@ def test_every_kind_of_bad_input_is_handled_and_every_valid_record_written(api, 
     blank_at = next(i for i, line in enumerate(lines, start=1) if isinstance(line, bytes) and not line.strip())
     expected_rejections = [(k, n - 1 if n > blank_at else n, r) for k, n, r in expected_rejections]
 
-    run = run_connector("destination-contacts", "write", tmp_path, config(api, max_rejected_records=1000, rejected_records_path=str(tmp_path / "rejected.jsonl")),
-                        catalog(*STREAMS), stdin=stdin(*lines) + truncated)  # stdin() puts a newline after each line
+    run = run_connector(
+        "destination-contacts",
+        "write",
+        tmp_path,
+        config(api, max_rejected_records=1000, rejected_records_path=str(tmp_path / "rejected.jsonl")),
+        catalog(*STREAMS),
+        stdin=stdin(*lines) + truncated,
+    )  # stdin() puts a newline after each line
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     assert account(api) == expected_account()
@@ -131,12 +185,15 @@ def test_every_kind_of_bad_input_is_handled_and_every_valid_record_written(api, 
     for line in rejected:  # position: always the input message, and the stream's own count when the stream is known
         assert line["message"] >= 1 and (line["stream"] is None) == (line["record"] is None)
     # Every valid contact created; the second "Dup" unchanged, "Dup again" an update; tags: each VALID's one, a and b.
-    assert summary(run) == counts(created=len(expected_account()), unchanged=1, updated=1, tags_added=len(VALID) + 2,
-                                  rejected=len(expected_rejections))
+    assert summary(run) == counts(
+        created=len(expected_account()), unchanged=1, updated=1, tags_added=len(VALID) + 2, rejected=len(expected_rejections)
+    )
     logged = [line for line in run.logs if line.startswith("rejected ")]
-    assert logged[:3] == [f"rejected input message {expected_rejections[0][1]}: input line is not JSON",
-                          f"rejected input message {expected_rejections[1][1]}: input line is not a valid Airbyte message",
-                          f"rejected input message {expected_rejections[2][1]}: input line is not a valid Airbyte message"]
+    assert logged[:3] == [
+        f"rejected input message {expected_rejections[0][1]}: input line is not JSON",
+        f"rejected input message {expected_rejections[1][1]}: input line is not a valid Airbyte message",
+        f"rejected input message {expected_rejections[2][1]}: input line is not a valid Airbyte message",
+    ]
     assert len(logged) == 20  # the first 20 one by one; the file has them all
 
 

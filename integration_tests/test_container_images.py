@@ -9,9 +9,19 @@ import tomllib
 import pytest
 
 from integration_tests import containers
-from integration_tests.connector import assert_no_leak, run_connector, source_config
-from integration_tests.connector import source_catalog
-from integration_tests.connector import account, destination_catalog as catalog, config, record, state, stdin, writes
+from integration_tests.connector import (
+    account,
+    assert_no_leak,
+    config,
+    record,
+    run_connector,
+    source_catalog,
+    source_config,
+    state,
+    stdin,
+    writes,
+)
+from integration_tests.connector import destination_catalog as catalog
 
 pytestmark = pytest.mark.containers  # built and run by .ci/run; `./run test -m containers` runs them here
 
@@ -27,12 +37,14 @@ def images():
 
 def comparable(run):
     """The messages a run gave, without LOG lines and without emitted_at timestamps, wherever they sit."""
+
     def strip(value):
         if isinstance(value, dict):
             return {key: strip(item) for key, item in value.items() if key != "emitted_at"}
         if isinstance(value, list):
             return [strip(item) for item in value]
         return value
+
     return [strip(message) for message in run.messages if message["type"] != "LOG"]
 
 
@@ -44,8 +56,9 @@ def both(script, image, verb, tmp_path, **files):
 
 
 def inspect(image, template):
-    return subprocess.run([containers.engine(), "image", "inspect", image, "--format", template],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [containers.engine(), "image", "inspect", image, "--format", template], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 @pytest.mark.parametrize("name", containers.CONNECTORS)
@@ -57,11 +70,22 @@ def test_image_is_labelled_runs_as_non_root_and_holds_no_tests_or_dev_dependenci
     entrypoint = json.loads(inspect(image, "{{json .Config.Entrypoint}}"))
     assert entrypoint == [env["AIRBYTE_ENTRYPOINT"]]
     probe = subprocess.run(
-        [containers.engine(), "run", "--rm", "--entrypoint", "sh", image, "-c",
-         f"id -u; readlink {env['AIRBYTE_ENTRYPOINT']}; echo \"in /airbyte: [$(ls -A /airbyte)]\"; "
-         "python -c 'import importlib.util as u; print([m for m in (\"pytest\", \"airbyte\", \"duckdb\", \"integration_tests\", "
-         "\"unit_tests\", \"benchmarks\") if u.find_spec(m)])'"],
-        capture_output=True, text=True, timeout=120)
+        [
+            containers.engine(),
+            "run",
+            "--rm",
+            "--entrypoint",
+            "sh",
+            image,
+            "-c",
+            f'id -u; readlink {env["AIRBYTE_ENTRYPOINT"]}; echo "in /airbyte: [$(ls -A /airbyte)]"; '
+            'python -c \'import importlib.util as u; print([m for m in ("pytest", "airbyte", "duckdb", "integration_tests", '
+            '"unit_tests", "benchmarks") if u.find_spec(m)])\'',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert probe.returncode == 0, probe.stderr
     # uid 1000, the entrypoint links to this connector, the home (the workdir) is empty, and no dev extras (pytest,
     # PyAirbyte, duckdb), tests or benchmarks can be imported.
@@ -80,9 +104,20 @@ def test_source_spec_check_discover_read_as_the_local_cli(images, sandbox_factor
         ("check", {"config": settings}, {}),
         ("discover", {"config": settings}, {}),
         ("read", {"config": settings, "catalog": source_catalog("contacts", "contact_tags")}, {**contacts, **tag_rows}),
-        ("read", {"config": settings, "catalog": source_catalog("contacts", sync_mode="incremental"),
-                  "state": [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"},
-                                                          "stream_state": {"updatedAt": "2024-06-01T00:00:00Z"}}}]}, contacts),
+        (
+            "read",
+            {
+                "config": settings,
+                "catalog": source_catalog("contacts", sync_mode="incremental"),
+                "state": [
+                    {
+                        "type": "STREAM",
+                        "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"updatedAt": "2024-06-01T00:00:00Z"}},
+                    }
+                ],
+            },
+            contacts,
+        ),
     ):
         local, in_container = both("source-contacts", image, verb, tmp_path / f"{verb}-{len(files)}", **files)
         assert (in_container.returncode, local.returncode) == (0, 0), in_container.stderr + in_container.stdout[-2000:]
@@ -94,7 +129,9 @@ def test_source_spec_check_discover_read_as_the_local_cli(images, sandbox_factor
 
 def test_source_check_with_a_wrong_key_fails_alike(images, sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=3)
-    local, in_container = both("source-contacts", images["source-contacts"], "check", tmp_path, config=source_config(api, api_key="wrong-key"))
+    local, in_container = both(
+        "source-contacts", images["source-contacts"], "check", tmp_path, config=source_config(api, api_key="wrong-key")
+    )
     assert comparable(in_container) == comparable(local)
     [status] = in_container.of_type("CONNECTION_STATUS")
     assert status["connectionStatus"]["status"] == "FAILED"
@@ -123,10 +160,12 @@ def test_destination_write_from_a_file_as_the_local_cli(images, sandbox_factory,
     write_catalog = catalog(("contacts", "append_dedup"))
 
     (tmp_path / "local").mkdir()
-    local = run_connector("destination-contacts", "write", tmp_path / "local", config(apis[0], max_workers=1), write_catalog,
-                          stdin=input_file.read_text())
-    in_container = containers.run_in_container(images["destination-contacts"], "write", tmp_path, config(apis[1], max_workers=1),
-                                               write_catalog, stdin=input_file.read_text())
+    local = run_connector(
+        "destination-contacts", "write", tmp_path / "local", config(apis[0], max_workers=1), write_catalog, stdin=input_file.read_text()
+    )
+    in_container = containers.run_in_container(
+        images["destination-contacts"], "write", tmp_path, config(apis[1], max_workers=1), write_catalog, stdin=input_file.read_text()
+    )
     assert (in_container.returncode, local.returncode) == (0, 0), in_container.stderr + in_container.stdout[-2000:]
     assert comparable(in_container) == comparable(local)
     assert in_container.states == [{**messages[-1]["state"], "destinationStats": {"recordCount": 2.0, "rejectedRecordCount": 0.0}}]

@@ -12,9 +12,8 @@ import threading
 
 import pytest
 
-from integration_tests.connector import API_KEY
+from integration_tests.connector import API_KEY, as_set, record, start_write, state, stdin
 from integration_tests.sandbox import SandboxAPI
-from integration_tests.connector import as_set, record, start_write, state, stdin
 
 SEEDED = 150  # two pages in the account walk: the server serves 100 a page (MAX_LIMIT)
 SEED = 3
@@ -54,8 +53,12 @@ def input_messages(seeded):
     both; a STATE every 6 records, numbered by its own index in the list."""
     records = []
     for n, contact in enumerate(seeded[:30]):
-        data = {"name": f"{contact['name']} (updated)", "phoneNumber": contact["phoneNumber"], "stage": "Customer",
-                "tags": [f"seg{n % 3}", "synced"]}
+        data = {
+            "name": f"{contact['name']} (updated)",
+            "phoneNumber": contact["phoneNumber"],
+            "stage": "Customer",
+            "tags": [f"seg{n % 3}", "synced"],
+        }
         if n % 2:
             data["id"] = contact["id"]
         records.append(record(data))
@@ -76,7 +79,9 @@ def input_messages(seeded):
 
 def run(api, tmp_path, messages, kill_at_state=None):
     """One attempt; returns (exit code, the `n` of every STATE echoed, stderr)."""
-    process = start_write(api, tmp_path, [("contacts", "append_dedup"), ("contact_tags", "append")], tag_mode="sync", requests_per_minute=10_000)
+    process = start_write(
+        api, tmp_path, [("contacts", "append_dedup"), ("contact_tags", "append")], tag_mode="sync", requests_per_minute=10_000
+    )
     api.victim = process.pid
 
     def feed():

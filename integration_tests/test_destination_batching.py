@@ -21,14 +21,21 @@ def tags(api):
 def test_rows_of_one_contact_cost_one_add_and_one_remove_call(sandbox_factory, tmp_path):
     api = sandbox_factory()
     [zoe, ahmed] = seed(api, {"name": "Zoë", "phoneNumber": A, "tags": ["c", "d"]}, {"name": "Ahmed", "phoneNumber": B, "tags": []})
-    run = write(api, tmp_path, STREAMS,
-                add("a", contact_id=zoe), add("b", phoneNumber="+971 50 123 4567"), remove("c", contact_id=zoe),
-                add("n", contact_id=ahmed),
-                remove("d", contact_id=zoe), add("d", phoneNumber=A),  # the last row of a tag decides: d stays
-                add("a", contact_id=zoe),  # twice: once
-                remove("x", contact_id=zoe),  # has not got it
-                add("m", contact_id=ahmed),
-                max_workers=1)
+    run = write(
+        api,
+        tmp_path,
+        STREAMS,
+        add("a", contact_id=zoe),
+        add("b", phoneNumber="+971 50 123 4567"),
+        remove("c", contact_id=zoe),
+        add("n", contact_id=ahmed),
+        remove("d", contact_id=zoe),
+        add("d", phoneNumber=A),  # the last row of a tag decides: d stays
+        add("a", contact_id=zoe),  # twice: once
+        remove("x", contact_id=zoe),  # has not got it
+        add("m", contact_id=ahmed),
+        max_workers=1,
+    )
     assert run.returncode == 0, run.stderr
     assert writes(api) == [
         ("POST", f"/v1/contacts/{zoe}/tags/add", {"tags": ["b", "a"]}),
@@ -43,9 +50,17 @@ def test_rows_of_one_contact_cost_one_add_and_one_remove_call(sandbox_factory, t
 def test_a_state_closes_the_batch(sandbox_factory, tmp_path):
     api = sandbox_factory()
     [zoe] = seed(api, {"name": "Zoë", "phoneNumber": A, "tags": []})
-    run = write(api, tmp_path, STREAMS,
-                add("a", contact_id=zoe), add("b", contact_id=zoe), state(1),
-                add("c", contact_id=zoe), remove("a", contact_id=zoe), state(2))
+    run = write(
+        api,
+        tmp_path,
+        STREAMS,
+        add("a", contact_id=zoe),
+        add("b", contact_id=zoe),
+        state(1),
+        add("c", contact_id=zoe),
+        remove("a", contact_id=zoe),
+        state(2),
+    )
     assert run.returncode == 0, run.stderr
     assert writes(api) == [
         ("POST", f"/v1/contacts/{zoe}/tags/add", {"tags": ["a", "b"]}),
@@ -60,12 +75,16 @@ def test_a_state_closes_the_batch(sandbox_factory, tmp_path):
 def test_a_contacts_record_between_rows_keeps_its_place(sandbox_factory, tmp_path):
     api = sandbox_factory(latency_ms=10)
     [zoe] = seed(api, {"name": "Zoë", "phoneNumber": A, "tags": ["old"]})
-    run = write(api, tmp_path, STREAMS,
-                add("x", contact_id=zoe),
-                record({"name": "Zoë", "phoneNumber": A, "tags": ["y"]}),  # sync: removes old and x
-                add("z", phoneNumber=A),
-                remove("y", contact_id=zoe),
-                tag_mode="sync")
+    run = write(
+        api,
+        tmp_path,
+        STREAMS,
+        add("x", contact_id=zoe),
+        record({"name": "Zoë", "phoneNumber": A, "tags": ["y"]}),  # sync: removes old and x
+        add("z", phoneNumber=A),
+        remove("y", contact_id=zoe),
+        tag_mode="sync",
+    )
     assert run.returncode == 0, run.stderr
     assert writes(api) == [
         ("POST", f"/v1/contacts/{zoe}/tags/add", {"tags": ["x"]}),
@@ -80,11 +99,18 @@ def test_a_contacts_record_between_rows_keeps_its_place(sandbox_factory, tmp_pat
 
 def test_rows_for_a_contact_created_in_the_same_sync_wait_for_it(sandbox_factory, tmp_path):
     api = sandbox_factory(latency_ms=10)
-    run = write(api, tmp_path, STREAMS,
-                record({"name": "Zoë", "phoneNumber": A, "tags": ["a"]}),
-                add("b", phoneNumber=A), add("c", phoneNumber="0501234567"), remove("a", phoneNumber=A),
-                add("d", contact_id="not-yet-known"),
-                default_region="AE", max_rejected_records=1)
+    run = write(
+        api,
+        tmp_path,
+        STREAMS,
+        record({"name": "Zoë", "phoneNumber": A, "tags": ["a"]}),
+        add("b", phoneNumber=A),
+        add("c", phoneNumber="0501234567"),
+        remove("a", phoneNumber=A),
+        add("d", contact_id="not-yet-known"),
+        default_region="AE",
+        max_rejected_records=1,
+    )
     assert run.returncode == 0, run.stderr
     [zoe] = [c["id"] for c in api.snapshot()]
     assert writes(api) == [
@@ -104,12 +130,14 @@ def test_a_second_run_of_the_same_rows_sends_nothing(sandbox_factory, tmp_path):
     rows = [add("b", contact_id=zoe), remove("a", contact_id=zoe), add("b", contact_id=ahmed), remove("a", phoneNumber=B)]
     first = write(api, tmp_path, STREAMS, *rows)
     assert first.returncode == 0, first.stderr
-    assert sorted(writes(api)) == sorted([
-        ("POST", f"/v1/contacts/{zoe}/tags/add", {"tags": ["b"]}),
-        ("POST", f"/v1/contacts/{zoe}/tags/remove", {"tags": ["a"]}),
-        ("POST", f"/v1/contacts/{ahmed}/tags/add", {"tags": ["b"]}),
-        ("POST", f"/v1/contacts/{ahmed}/tags/remove", {"tags": ["a"]}),
-    ])
+    assert sorted(writes(api)) == sorted(
+        [
+            ("POST", f"/v1/contacts/{zoe}/tags/add", {"tags": ["b"]}),
+            ("POST", f"/v1/contacts/{zoe}/tags/remove", {"tags": ["a"]}),
+            ("POST", f"/v1/contacts/{ahmed}/tags/add", {"tags": ["b"]}),
+            ("POST", f"/v1/contacts/{ahmed}/tags/remove", {"tags": ["a"]}),
+        ]
+    )
     api.reset_requests()
     second = write(api, tmp_path, STREAMS, *rows)
     assert second.returncode == 0, second.stderr

@@ -4,7 +4,7 @@ Exact requests per contact, exact final state, and overlap measured from the san
 import json
 from collections import Counter
 
-from integration_tests.connector import A, B, C, account, counts, phone, record, reads, seed, state, summary, write, writes
+from integration_tests.connector import A, B, C, account, counts, phone, reads, record, seed, state, summary, write, writes
 
 LATENCY_MS = 50
 
@@ -46,7 +46,10 @@ def per_contact(api):
 def mixed_input(existing):
     """24 new contacts with tags, an update of 8 seeded ones, and tag rows for the seeded ones."""
     messages = [record({"name": f"New {n}", "phoneNumber": phone(n), "tags": ["new", f"t{n % 3}"]}) for n in range(24)]
-    messages += [record({"id": contact_id, "name": f"Old {n}", "phoneNumber": phone(100 + n), "stage": "Customer"}) for n, contact_id in enumerate(existing)]
+    messages += [
+        record({"id": contact_id, "name": f"Old {n}", "phoneNumber": phone(100 + n), "stage": "Customer"})
+        for n, contact_id in enumerate(existing)
+    ]
     messages += [record({"phoneNumber": phone(100 + n), "tag": "vip"}, "tags") for n in range(8)]
     return messages
 
@@ -56,8 +59,14 @@ def test_four_lanes_overlap_requests_and_end_in_the_same_state_as_one(sandbox_fa
     for workers in (1, 4):
         api = sandbox_factory(latency_ms=LATENCY_MS)
         existing = seed(api, *({"name": f"Old {n}", "phoneNumber": phone(100 + n), "stage": "Lead", "tags": ["old"]} for n in range(8)))
-        run = write(api, tmp_path, [("contacts", "append_dedup"), ("tags", "append", "contact_tags")], *mixed_input(existing), state(1),
-                    max_workers=workers)
+        run = write(
+            api,
+            tmp_path,
+            [("contacts", "append_dedup"), ("tags", "append", "contact_tags")],
+            *mixed_input(existing),
+            state(1),
+            max_workers=workers,
+        )
         assert run.returncode == 0, run.stderr
         assert summary(run) == counts(created=24, updated=16, tags_added=56)
         assert [s["stream"]["stream_state"] for s in run.states] == [{"n": 1}]
@@ -65,7 +74,9 @@ def test_four_lanes_overlap_requests_and_end_in_the_same_state_as_one(sandbox_fa
     one, four = runs[1], runs[4]
     # The same requests, each contact's in the same order; the same account.
     assert per_contact(four) == per_contact(one)
-    assert Counter(r.method for r in four.requests) == Counter(r.method for r in one.requests) == {"GET": 2, "POST": 24 + 24 + 8, "PUT": 8}  # GET: the account walk, its one page and the empty end
+    assert (
+        Counter(r.method for r in four.requests) == Counter(r.method for r in one.requests) == {"GET": 2, "POST": 24 + 24 + 8, "PUT": 8}
+    )  # GET: the account walk, its one page and the empty end
     assert by_phone(four) == by_phone(one)
     assert by_phone(four)[phone(0)] == {"name": "New 0", "phoneNumber": phone(0), "tags": ["new", "t0"]}
     assert by_phone(four)[phone(100)] == {"name": "Old 0", "phoneNumber": phone(100), "stage": "Customer", "tags": ["old", "vip"]}
@@ -79,17 +90,21 @@ def test_changes_to_one_contact_stay_in_order_across_lanes(sandbox_factory, tmp_
     api = sandbox_factory(latency_ms=20)
     [zoe] = seed(api, {"name": "Zoë", "phoneNumber": A, "tags": ["old"]})
     others = [record({"name": f"Other {n}", "phoneNumber": phone(n), "notes": "x"}) for n in range(12)]
-    run = write(api, tmp_path, [("contacts", "append_dedup"), ("tags", "append", "contact_tags")],
-                record({"name": "Liam", "phoneNumber": C, "tags": ["a"]}),  # created in this sync...
-                *others[:4],
-                record({"phoneNumber": "+971 50 123 4569", "tag": "b"}, "tags"),  # ...then tagged by phone
-                record({"name": "Liam L", "phoneNumber": C}),  # ...and updated by phone
-                record({"id": zoe, "name": "Zoë", "phoneNumber": A, "stage": "Lead"}),  # by id
-                *others[4:8],
-                record({"contact_id": zoe, "tag": "x"}, "tags"),  # by id, after the update
-                record({"name": "Zoë M", "phoneNumber": "+971-50-123-4567", "tags": ["old", "y"]}),  # by phone: same contact
-                *others[8:],
-                tag_mode="sync")
+    run = write(
+        api,
+        tmp_path,
+        [("contacts", "append_dedup"), ("tags", "append", "contact_tags")],
+        record({"name": "Liam", "phoneNumber": C, "tags": ["a"]}),  # created in this sync...
+        *others[:4],
+        record({"phoneNumber": "+971 50 123 4569", "tag": "b"}, "tags"),  # ...then tagged by phone
+        record({"name": "Liam L", "phoneNumber": C}),  # ...and updated by phone
+        record({"id": zoe, "name": "Zoë", "phoneNumber": A, "stage": "Lead"}),  # by id
+        *others[4:8],
+        record({"contact_id": zoe, "tag": "x"}, "tags"),  # by id, after the update
+        record({"name": "Zoë M", "phoneNumber": "+971-50-123-4567", "tags": ["old", "y"]}),  # by phone: same contact
+        *others[8:],
+        tag_mode="sync",
+    )
     assert run.returncode == 0, run.stderr
     sequences = per_contact(api)
     assert sequences[C] == [
@@ -125,8 +140,11 @@ def test_the_same_new_phone_in_many_records_makes_one_contact(sandbox_factory, t
     assert run.returncode == 0, run.stderr
     sequence = per_contact(api)[A]
     assert sequence[:2] == [("POST", "", {"name": "Zoë 0", "phoneNumber": A}), ("POST", "{id}/tags/add", {"tags": ["t0"]})]
-    assert sequence[2:] == [request for n in range(1, 8) for request in (
-        ("PUT", "{id}", {"name": f"Zoë {n}", "phoneNumber": A}), ("POST", "{id}/tags/add", {"tags": [f"t{n}"]}))]
+    assert sequence[2:] == [
+        request
+        for n in range(1, 8)
+        for request in (("PUT", "{id}", {"name": f"Zoë {n}", "phoneNumber": A}), ("POST", "{id}/tags/add", {"tags": [f"t{n}"]}))
+    ]
     assert by_phone(api)[A] == {"name": "Zoë 7", "phoneNumber": A, "tags": [f"t{n}" for n in range(8)]}
     assert len(api.snapshot()) == 9
     assert summary(run) == counts(created=9, updated=7, tags_added=8)
@@ -142,19 +160,40 @@ def test_rejections_are_reported_in_input_order_while_lanes_run(sandbox_factory,
         messages.append(record({"name": f"Good {n}", "phoneNumber": phone(n)}))
         messages.append(record({"name": f"Bad {n}"}))
     messages.insert(3, record({"contact_id": "nobody", "tag": "a"}, "tags"))  # rejected in a lane, at the end of the input
-    messages.insert(7, record({"id": gone, "phoneNumber": B, "stage": "Customer"}, "changes"))  # an unknown id: waits for the creates in flight, then rejected in a lane
-    run = write(api, tmp_path, [("contacts", "append_dedup"), ("tags", "append", "contact_tags"), ("changes", "update", "contacts")], *messages,
-                rejected_records_path=str(rejected_file), max_rejected_records=10)
+    messages.insert(
+        7, record({"id": gone, "phoneNumber": B, "stage": "Customer"}, "changes")
+    )  # an unknown id: waits for the creates in flight, then rejected in a lane
+    run = write(
+        api,
+        tmp_path,
+        [("contacts", "append_dedup"), ("tags", "append", "contact_tags"), ("changes", "update", "contacts")],
+        *messages,
+        rejected_records_path=str(rejected_file),
+        max_rejected_records=10,
+    )
     assert run.returncode == 0, run.stderr
     lines = [json.loads(line) for line in rejected_file.read_text().splitlines()]
     assert [(line["stream"], line["message"]) for line in lines] == [
-        ("contacts", 2), ("tags", 4), ("contacts", 5), ("contacts", 7), ("changes", 8), ("contacts", 10), ("contacts", 12), ("contacts", 14)]
+        ("contacts", 2),
+        ("tags", 4),
+        ("contacts", 5),
+        ("contacts", 7),
+        ("changes", 8),
+        ("contacts", 10),
+        ("contacts", 12),
+        ("contacts", 14),
+    ]
     warnings = [line for line in run.logs if line.startswith("rejected")]
     assert warnings[1] == "rejected tags record 1 (input message 4): no contact has this contact_id or phoneNumber"
-    assert warnings[4] == "rejected changes record 1 (input message 8): no contact has this id or phoneNumber, and update only changes existing contacts"
+    assert (
+        warnings[4]
+        == "rejected changes record 1 (input message 8): no contact has this id or phoneNumber, and update only changes existing contacts"
+    )
     assert [w.split(" (input message ")[1].split(")")[0] for w in warnings] == ["2", "4", "5", "7", "8", "10", "12", "14"]
     assert sorted(c["name"] for c in account(api)) == [f"Good {n}" for n in range(6)]
-    assert sorted(writes(api), key=str) == [("POST", "/v1/contacts", {"name": f"Good {n}", "phoneNumber": phone(n)}) for n in range(6)]  # none for `gone`
+    assert sorted(writes(api), key=str) == [
+        ("POST", "/v1/contacts", {"name": f"Good {n}", "phoneNumber": phone(n)}) for n in range(6)
+    ]  # none for `gone`
     assert summary(run) == counts(created=6, rejected=8)
 
 

@@ -24,4 +24,13 @@ def test_discover_prints_objects_modes_required_fields_and_matching_keys(tmp_pat
         ("contact_tags", "overwrite", ["tag"], BY_ROW),
         ("contact_tags", "soft_delete", ["tag"], BY_ROW),
     ]
-    assert set(operations[0]["json_schema"]["properties"]) == {"id", "name", "phoneNumber", "stage", "notes", "location", "customFields", "tags"}
+    assert set(operations[0]["json_schema"]["properties"]) == {
+        "id",
+        "name",
+        "phoneNumber",
+        "stage",
+        "notes",
+        "location",
+        "customFields",
+        "tags",
+    }

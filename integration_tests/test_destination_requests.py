@@ -23,18 +23,24 @@ def walk(contacts):
 
 def kinds(api):
     """The requests the sandbox received, by kind."""
+
     def kind(request):
         if request.method == "GET":
             if request.path != "/v1/contacts":
                 return "get"
             return "search" if "searchText" in request.query else "page"
         return f"{request.method} {request.path.rsplit('/', 1)[-1]}" if "/tags/" in request.path else request.method
+
     return Counter(kind(request) for request in api.requests)
 
 
 def changed(contact, by="id"):
     """A record for `contact` that moves it to another stage, naming it by id or by phone only."""
-    data = {"name": contact["name"], "phoneNumber": contact["phoneNumber"], "stage": "Customer" if contact.get("stage") != "Customer" else "Lead"}
+    data = {
+        "name": contact["name"],
+        "phoneNumber": contact["phoneNumber"],
+        "stage": "Customer" if contact.get("stage") != "Customer" else "Lead",
+    }
     return record({**data, "id": contact["id"]} if by == "id" else data)
 
 
@@ -60,10 +66,19 @@ def test_seven_records_into_20k_contacts_cost_a_page_and_a_look_up_each(sandbox_
     api = sandbox_factory(**CAP, contacts=20_000, seed=1)
     contacts = api.snapshot()
     # 7 pages are bought for the 7 records read ahead, none known; the contacts are far past them, so each is looked up.
-    run = write(api, tmp_path, UPSERT,
-                changed(contacts[9_000], by="phone"), changed(contacts[12_000], by="phone"),
-                changed(contacts[15_000]), changed(contacts[18_000]), changed(contacts[19_000]),
-                new(1), unchanged(contacts[17_000]), **FAST)
+    run = write(
+        api,
+        tmp_path,
+        UPSERT,
+        changed(contacts[9_000], by="phone"),
+        changed(contacts[12_000], by="phone"),
+        changed(contacts[15_000]),
+        changed(contacts[18_000]),
+        changed(contacts[19_000]),
+        new(1),
+        unchanged(contacts[17_000]),
+        **FAST,
+    )
     assert run.returncode == 0, run.stderr
     assert summary(run) == counts(created=1, updated=5, unchanged=1)
     # 3 searches (2 hits, then a miss the hits vouch for: no probe) and 4 GETs.
@@ -77,9 +92,15 @@ def test_seven_records_into_20k_contacts_cost_a_page_and_a_look_up_each(sandbox_
 def test_seventy_records_into_20k_contacts_stay_within_twice_the_floor(sandbox_factory, tmp_path):
     api = sandbox_factory(**CAP, contacts=20_000, seed=1)
     existing = api.snapshot()[7_000::200]  # none on pages 1 to 70, which the sync reads
-    run = write(api, tmp_path, UPSERT,
-                *[changed(contact, by="id" if n % 2 else "phone") for n, contact in enumerate(existing[:50])],
-                *[new(n) for n in range(10)], *[unchanged(contact) for contact in existing[50:60]], **FAST)
+    run = write(
+        api,
+        tmp_path,
+        UPSERT,
+        *[changed(contact, by="id" if n % 2 else "phone") for n, contact in enumerate(existing[:50])],
+        *[new(n) for n in range(10)],
+        *[unchanged(contact) for contact in existing[50:60]],
+        **FAST,
+    )
     assert run.returncode == 0, run.stderr
     assert summary(run) == counts(created=10, updated=50, unchanged=10)
     assert kinds(api) == {"page": 70, "search": 25 + 10, "get": 25 + 10, "PUT": 50, "POST": 10}
@@ -94,9 +115,15 @@ def test_seven_hundred_records_into_2k_contacts_buy_the_walk_at_once(sandbox_fac
     look-ups, and is bought at once."""
     api = sandbox_factory(**CAP, contacts=2_000, seed=1)
     last_first = api.snapshot()[::-1]
-    run = write(api, tmp_path, UPSERT,
-                *[changed(contact) for contact in last_first[:500]], *[unchanged(contact) for contact in last_first[500:600]],
-                *[new(n) for n in range(100)], **FAST)
+    run = write(
+        api,
+        tmp_path,
+        UPSERT,
+        *[changed(contact) for contact in last_first[:500]],
+        *[unchanged(contact) for contact in last_first[500:600]],
+        *[new(n) for n in range(100)],
+        **FAST,
+    )
     assert run.returncode == 0, run.stderr
     assert summary(run) == counts(created=100, updated=500, unchanged=100)
     assert kinds(api) == {"page": 21, "PUT": 500, "POST": 100}
@@ -111,8 +138,13 @@ def test_seven_hundred_records_into_2k_contacts_buy_the_walk_at_once(sandbox_fac
 def test_a_server_whose_search_ignores_phones_gets_the_walk_said_once_and_nothing_created_twice(sandbox_factory, tmp_path):
     api = sandbox_factory(**CAP, contacts=2_000, seed=1, search_phones=False)
     contacts = api.snapshot()
-    messages = [changed(contacts[1_500], by="phone"), new(1), changed(contacts[300], by="phone"), unchanged(contacts[1_999]),
-                changed(contacts[50], by="phone")]
+    messages = [
+        changed(contacts[1_500], by="phone"),
+        new(1),
+        changed(contacts[300], by="phone"),
+        unchanged(contacts[1_999]),
+        changed(contacts[50], by="phone"),
+    ]
     run = write(api, tmp_path, UPSERT, *messages, **FAST)
     assert run.returncode == 0, run.stderr
     assert summary(run) == counts(created=1, updated=3, unchanged=1)
@@ -144,27 +176,39 @@ def test_a_number_stored_with_spaces_is_updated_after_the_409_not_created_twice(
     run = write(api, tmp_path, UPSERT, record({"name": "Spaced", "phoneNumber": SPACED_E164, "stage": "Lead"}), **FAST)
     assert run.returncode == 0, run.stderr
     assert [(r.method, r.query.get("searchText") or r.query.get("page"), r.status) for r in api.requests] == [
-        ("GET", "1", 200), ("GET", "509991234", 200),
+        ("GET", "1", 200),
+        ("GET", "509991234", 200),
         ("GET", first[4:], 200),  # the probe: the first contact's number (without +971) is found, so the miss is believed
         ("POST", None, 409),  # the API knows the number in another spelling
         ("GET", "509991234", 200),  # the search still misses it (our own lost POST would be found here)
         *[("GET", str(page), 200) for page in range(2, 23)],  # the rest of the walk finds it, to the empty page 22
         ("PUT", None, 200),
     ]
-    assert api.requests[-1].path == f"/v1/contacts/{spaced}" and api.requests[-1].body == {"name": "Spaced", "phoneNumber": SPACED, "stage": "Lead"}
+    assert api.requests[-1].path == f"/v1/contacts/{spaced}" and api.requests[-1].body == {
+        "name": "Spaced",
+        "phoneNumber": SPACED,
+        "stage": "Lead",
+    }
     assert summary(run) == counts(updated=1)
     assert len(api.contacts) == 2_001
 
 
 def test_a_number_written_like_the_numbers_the_pages_show_is_searched_that_way_and_needs_no_409(sandbox_factory, tmp_path):
     api = sandbox_factory(**CAP, cls=NoDuplicateCheck)
-    seed(api, {"name": "Example", "phoneNumber": "+971 50 111 2222"},  # page 1: this account writes numbers with spaces
-         *({"name": f"Contact {n}", "phoneNumber": f"+97155{n:07d}"} for n in range(150)))
+    seed(
+        api,
+        {"name": "Example", "phoneNumber": "+971 50 111 2222"},  # page 1: this account writes numbers with spaces
+        *({"name": f"Contact {n}", "phoneNumber": f"+97155{n:07d}"} for n in range(150)),
+    )
     [spaced] = seed(api, {"name": "Spaced", "phoneNumber": SPACED})  # page 2
     run = write(api, tmp_path, UPSERT, record({"name": "Spaced", "phoneNumber": SPACED_E164, "stage": "Lead"}), **FAST)
     assert run.returncode == 0, run.stderr
     assert [(r.method, r.query.get("searchText") or r.query.get("page")) for r in api.requests] == [
-        ("GET", "1"), ("GET", "509991234"), ("GET", SPACED), ("PUT", None)]
+        ("GET", "1"),
+        ("GET", "509991234"),
+        ("GET", SPACED),
+        ("PUT", None),
+    ]
     assert api.requests[-1].path == f"/v1/contacts/{spaced}"
     assert summary(run) == counts(updated=1)
     assert [c["phoneNumber"] for c in api.contacts.values()].count(SPACED) == 1 and len(api.contacts) == 152

@@ -8,7 +8,22 @@ import threading
 import pytest
 
 from integration_tests.connector import (
-    A, B, C, WALK, account, assert_no_leak, counts, reads, record, seed, start_write, state, stdin, summary, write, writes,
+    WALK,
+    A,
+    B,
+    C,
+    account,
+    assert_no_leak,
+    counts,
+    reads,
+    record,
+    seed,
+    start_write,
+    state,
+    stdin,
+    summary,
+    write,
+    writes,
 )
 
 # --- create, upsert, unchanged ------------------------------------------------------------------------
@@ -16,11 +31,23 @@ from integration_tests.connector import (
 
 def test_append_creates_with_tags_through_the_tag_endpoint_and_no_account_walk(sandbox_factory, tmp_path):
     api = sandbox_factory()
-    run = write(api, tmp_path, [("contacts", "append")],
-                record({"name": "Zoë", "phoneNumber": "+971 50 123 4567", "stage": "Lead", "tags": ["VIP", "café"],
-                        "createdAt": "2025-01-01T00:00:00Z", "channel": "Whatsapp"}),
-                record({"name": "Ahmed", "phoneNumber": B}),
-                max_workers=1)  # one lane: the exact order across contacts
+    run = write(
+        api,
+        tmp_path,
+        [("contacts", "append")],
+        record(
+            {
+                "name": "Zoë",
+                "phoneNumber": "+971 50 123 4567",
+                "stage": "Lead",
+                "tags": ["VIP", "café"],
+                "createdAt": "2025-01-01T00:00:00Z",
+                "channel": "Whatsapp",
+            }
+        ),
+        record({"name": "Ahmed", "phoneNumber": B}),
+        max_workers=1,
+    )  # one lane: the exact order across contacts
     assert run.returncode == 0, run.stderr
     [first, second] = [c["id"] for c in api.snapshot()]
     assert reads(api) == []  # append only creates: nothing to match, so no walk of the account
@@ -40,11 +67,16 @@ def test_append_creates_with_tags_through_the_tag_endpoint_and_no_account_walk(s
 def test_upsert_matches_by_id_then_by_phone_in_local_format(sandbox_factory, tmp_path):
     api = sandbox_factory()
     first, second = seed(api, {"name": "Zoë", "phoneNumber": A, "notes": "old"}, {"name": "Ahmed", "phoneNumber": B, "stage": "Lead"})
-    run = write(api, tmp_path, [("contacts", "append_dedup")],
-                record({"id": first, "name": "Zoë", "phoneNumber": A, "notes": "new"}),
-                record({"name": "Ahmed", "phoneNumber": "050 123 4568", "stage": "Customer"}),
-                record({"name": "Liam", "phoneNumber": "0501234569"}),
-                default_region="AE", max_workers=1)
+    run = write(
+        api,
+        tmp_path,
+        [("contacts", "append_dedup")],
+        record({"id": first, "name": "Zoë", "phoneNumber": A, "notes": "new"}),
+        record({"name": "Ahmed", "phoneNumber": "050 123 4568", "stage": "Customer"}),
+        record({"name": "Liam", "phoneNumber": "0501234569"}),
+        default_region="AE",
+        max_workers=1,
+    )
     assert run.returncode == 0, run.stderr
     third = api.snapshot()[2]["id"]
     assert reads(api) == WALK
@@ -63,10 +95,21 @@ def test_upsert_matches_by_id_then_by_phone_in_local_format(sandbox_factory, tmp
 
 def test_unchanged_record_and_second_identical_run_send_no_write(sandbox_factory, tmp_path):
     api = sandbox_factory()
-    [existing] = seed(api, {"name": "Zoë", "phoneNumber": A, "stage": "Lead", "location": {"id": "loc1", "title": "Dubai Mall"}, "tags": ["VIP"]})
+    [existing] = seed(
+        api, {"name": "Zoë", "phoneNumber": A, "stage": "Lead", "location": {"id": "loc1", "title": "Dubai Mall"}, "tags": ["VIP"]}
+    )
     messages = [
         # Same contact in another spelling, location by id only, a tag it has: nothing to do.
-        record({"name": "Zoë", "phoneNumber": "+971-50-123-4567", "stage": "Lead", "location": {"id": "loc1"}, "tags": ["VIP"], "updatedAt": "x"}),
+        record(
+            {
+                "name": "Zoë",
+                "phoneNumber": "+971-50-123-4567",
+                "stage": "Lead",
+                "location": {"id": "loc1"},
+                "tags": ["VIP"],
+                "updatedAt": "x",
+            }
+        ),
         record({"name": "Ahmed", "phoneNumber": B, "tags": ["new"], "customFields": {"score": 3}}),
     ]
     first = write(api, tmp_path, [("contacts", "append_dedup")], *messages)
@@ -94,11 +137,17 @@ def test_unchanged_record_and_second_identical_run_send_no_write(sandbox_factory
 @pytest.mark.parametrize("tag_mode", ["add", "sync"])
 def test_tags_change_only_through_the_tag_endpoints(sandbox_factory, tmp_path, tag_mode):
     api = sandbox_factory()
-    [contact, untouched] = seed(api, {"name": "Zoë", "phoneNumber": A, "tags": ["a", "b", "c"]}, {"name": "Ahmed", "phoneNumber": B, "tags": ["a"]})
-    run = write(api, tmp_path, [("contacts", "append_dedup")],
-                record({"name": "Zoë", "phoneNumber": A, "notes": "hi", "tags": ["a", "d", "e", "d"]}),
-                record({"name": "Ahmed", "phoneNumber": B}),  # no tags field: its tags are left alone even in sync mode
-                tag_mode=tag_mode)
+    [contact, untouched] = seed(
+        api, {"name": "Zoë", "phoneNumber": A, "tags": ["a", "b", "c"]}, {"name": "Ahmed", "phoneNumber": B, "tags": ["a"]}
+    )
+    run = write(
+        api,
+        tmp_path,
+        [("contacts", "append_dedup")],
+        record({"name": "Zoë", "phoneNumber": A, "notes": "hi", "tags": ["a", "d", "e", "d"]}),
+        record({"name": "Ahmed", "phoneNumber": B}),  # no tags field: its tags are left alone even in sync mode
+        tag_mode=tag_mode,
+    )
     assert run.returncode == 0, run.stderr
     expected = [
         ("PUT", f"/v1/contacts/{contact}", {"name": "Zoë", "phoneNumber": A, "notes": "hi"}),
@@ -115,14 +164,19 @@ def test_tags_change_only_through_the_tag_endpoints(sandbox_factory, tmp_path, t
 def test_contact_tags_rows_add_and_remove_one_tag_each(sandbox_factory, tmp_path):
     api = sandbox_factory()
     [zoe, ahmed] = seed(api, {"name": "Zoë", "phoneNumber": A, "tags": ["a"]}, {"name": "Ahmed", "phoneNumber": B, "tags": ["x", "y"]})
-    run = write(api, tmp_path, [("tags_in", "append", "contact_tags"), ("tags_out", "soft_delete", "contact_tags")],
-                record({"contact_id": zoe, "tag": "b"}, "tags_in"),
-                record({"phoneNumber": "+971 50 123 4568", "tag": "z"}, "tags_in"),
-                record({"contact_id": zoe, "tag": "a"}, "tags_in"),  # has it already
-                record({"contact_id": ahmed, "tag": "x"}, "tags_out"),
-                record({"contact_id": ahmed, "tag": "nope"}, "tags_out"),  # has not got it
-                record({"contact_id": "unknown", "tag": "b"}, "tags_in"),
-                max_rejected_records=1, max_workers=1)
+    run = write(
+        api,
+        tmp_path,
+        [("tags_in", "append", "contact_tags"), ("tags_out", "soft_delete", "contact_tags")],
+        record({"contact_id": zoe, "tag": "b"}, "tags_in"),
+        record({"phoneNumber": "+971 50 123 4568", "tag": "z"}, "tags_in"),
+        record({"contact_id": zoe, "tag": "a"}, "tags_in"),  # has it already
+        record({"contact_id": ahmed, "tag": "x"}, "tags_out"),
+        record({"contact_id": ahmed, "tag": "nope"}, "tags_out"),  # has not got it
+        record({"contact_id": "unknown", "tag": "b"}, "tags_in"),
+        max_rejected_records=1,
+        max_workers=1,
+    )
     assert run.returncode == 0, run.stderr
     assert reads(api) == WALK
     assert writes(api) == [
@@ -141,28 +195,46 @@ def test_contact_tags_rows_add_and_remove_one_tag_each(sandbox_factory, tmp_path
 def test_update_changes_matched_contacts_and_rejects_the_rest(sandbox_factory, tmp_path):
     api = sandbox_factory()
     [zoe] = seed(api, {"name": "Zoë", "phoneNumber": A, "stage": "Lead"})
-    run = write(api, tmp_path, [("contacts", "update")],
-                record({"phoneNumber": A, "stage": "Customer"}),  # no name: update keeps the stored one
-                record({"name": "Nobody", "phoneNumber": B, "stage": "Lead"}),
-                max_rejected_records=1)
+    run = write(
+        api,
+        tmp_path,
+        [("contacts", "update")],
+        record({"phoneNumber": A, "stage": "Customer"}),  # no name: update keeps the stored one
+        record({"name": "Nobody", "phoneNumber": B, "stage": "Lead"}),
+        max_rejected_records=1,
+    )
     assert run.returncode == 0, run.stderr
     assert writes(api) == [("PUT", f"/v1/contacts/{zoe}", {"name": "Zoë", "phoneNumber": A, "stage": "Customer"})]
     assert account(api) == [{"id": zoe, "name": "Zoë", "phoneNumber": A, "stage": "Customer", "tags": []}]
     assert summary(run) == counts(updated=1, rejected=1)
-    assert "rejected contacts record 2 (input message 2): no contact has this phoneNumber, and update only changes existing contacts" in run.logs
+    assert (
+        "rejected contacts record 2 (input message 2): no contact has this phoneNumber, and update only changes existing contacts"
+        in run.logs
+    )
 
 
 def test_soft_delete_deletes_matched_contacts_and_ids_without_looking_them_up(sandbox_factory, tmp_path):
     api = sandbox_factory()
-    [zoe, ahmed, liam] = seed(api, {"name": "Zoë", "phoneNumber": A}, {"name": "Ahmed", "phoneNumber": B}, {"name": "Liam", "phoneNumber": C})
-    run = write(api, tmp_path, [("contacts", "soft_delete")],
-                record({"id": zoe}), record({"id": "no-such-contact"}),
-                record({"phoneNumber": "+971 50 123 4568"}), record({"phoneNumber": "+971509999999"}),
-                max_workers=1)
+    [zoe, ahmed, liam] = seed(
+        api, {"name": "Zoë", "phoneNumber": A}, {"name": "Ahmed", "phoneNumber": B}, {"name": "Liam", "phoneNumber": C}
+    )
+    run = write(
+        api,
+        tmp_path,
+        [("contacts", "soft_delete")],
+        record({"id": zoe}),
+        record({"id": "no-such-contact"}),
+        record({"phoneNumber": "+971 50 123 4568"}),
+        record({"phoneNumber": "+971509999999"}),
+        max_workers=1,
+    )
     assert run.returncode == 0, run.stderr
     # An id is deleted at once (a 404: nothing had it); a phone number is looked up first, with the account's pages.
     assert [(r.method, r.path, r.status) for r in api.requests if r.method == "DELETE"] == [
-        ("DELETE", f"/v1/contacts/{zoe}", 200), ("DELETE", "/v1/contacts/no-such-contact", 404), ("DELETE", f"/v1/contacts/{ahmed}", 200)]
+        ("DELETE", f"/v1/contacts/{zoe}", 200),
+        ("DELETE", "/v1/contacts/no-such-contact", 404),
+        ("DELETE", f"/v1/contacts/{ahmed}", 200),
+    ]
     assert not any(r.method == "GET" and r.path != "/v1/contacts" for r in api.requests)
     assert [c["id"] for c in api.snapshot()] == [liam]
     assert summary(run) == counts(deleted=2, unchanged=2)
@@ -174,10 +246,14 @@ def test_soft_delete_deletes_matched_contacts_and_ids_without_looking_them_up(sa
 @pytest.mark.parametrize("mode", ["append", "append_dedup"])
 def test_same_phone_twice_in_one_sync_makes_one_contact(sandbox_factory, tmp_path, mode):
     api = sandbox_factory()
-    run = write(api, tmp_path, [("contacts", mode)],
-                record({"name": "Zoë", "phoneNumber": A, "tags": ["a"]}),
-                record({"name": "Zoë M", "phoneNumber": "00971501234567", "tags": ["b"]}),
-                default_region="AE")
+    run = write(
+        api,
+        tmp_path,
+        [("contacts", mode)],
+        record({"name": "Zoë", "phoneNumber": A, "tags": ["a"]}),
+        record({"name": "Zoë M", "phoneNumber": "00971501234567", "tags": ["b"]}),
+        default_region="AE",
+    )
     assert run.returncode == 0, run.stderr
     [contact] = account(api)
     cid = contact["id"]
@@ -229,9 +305,18 @@ def test_lost_create_response_retried_into_a_409_updates_the_created_contact(san
 
 def test_states_are_echoed_in_order(sandbox_factory, tmp_path):
     api = sandbox_factory()
-    run = write(api, tmp_path, [("contacts", "append")],
-                state(0), record({"name": "Zoë", "phoneNumber": A}), state(1), record({"name": "x"}), state(2), state(3),
-                max_rejected_records=1)
+    run = write(
+        api,
+        tmp_path,
+        [("contacts", "append")],
+        state(0),
+        record({"name": "Zoë", "phoneNumber": A}),
+        state(1),
+        record({"name": "x"}),
+        state(2),
+        state(3),
+        max_rejected_records=1,
+    )
     assert run.returncode == 0, run.stderr
     assert [s["stream"]["stream_state"] for s in run.states] == [{"n": 0}, {"n": 1}, {"n": 2}, {"n": 3}]
 
@@ -279,15 +364,20 @@ def test_bad_records_are_rejected_with_reason_and_position_and_good_ones_written
         {"name": "Bad stage", "phoneNumber": B, "stage": ["Lead"]},
         {"name": "Local", "phoneNumber": "0501234567"},
     ]
-    run = write(api, tmp_path, [("contacts", "append_dedup")],
-                record({"name": "Good", "phoneNumber": A}),
-                *[record(data) for data in bad],
-                record({"name": "Other", "phoneNumber": B}, stream="leads"),
-                '{"type": "RECORD", "record": {"stream": "contacts", "data": ["not", "an", "object"], "emitted_at": 1}}',
-                "not json",
-                state(1),
-                record({"name": "Also good", "phoneNumber": C}),
-                rejected_records_path=str(rejected_file), max_rejected_records=5)
+    run = write(
+        api,
+        tmp_path,
+        [("contacts", "append_dedup")],
+        record({"name": "Good", "phoneNumber": A}),
+        *[record(data) for data in bad],
+        record({"name": "Other", "phoneNumber": B}, stream="leads"),
+        '{"type": "RECORD", "record": {"stream": "contacts", "data": ["not", "an", "object"], "emitted_at": 1}}',
+        "not json",
+        state(1),
+        record({"name": "Also good", "phoneNumber": C}),
+        rejected_records_path=str(rejected_file),
+        max_rejected_records=5,
+    )
     assert run.returncode == 1
     [error] = run.errors
     assert error["failure_type"] == "system_error"
@@ -311,22 +401,30 @@ def test_bad_records_are_rejected_with_reason_and_position_and_good_ones_written
         (None, None, 12, "input line is not JSON"),
     ]
     assert lines[0]["data"] == {"phoneNumber": A}
-    assert "rejected contacts record 2 (input message 2): name missing: append_dedup may create the contact, and the API requires both" in run.logs
+    assert (
+        "rejected contacts record 2 (input message 2): name missing: append_dedup may create the contact, and the API requires both"
+        in run.logs
+    )
     # Reasons never quote personal values.
     assert not any("0501234567" in line for line in run.logs)
 
 
 def test_rejections_within_the_limit_do_not_fail_the_sync(sandbox_factory, tmp_path):
     api = sandbox_factory()
-    run = write(api, tmp_path, [("contacts", "append")], record({"name": "Good", "phoneNumber": A}), record({"name": "Bad"}), max_rejected_records=1)
+    run = write(
+        api, tmp_path, [("contacts", "append")], record({"name": "Good", "phoneNumber": A}), record({"name": "Bad"}), max_rejected_records=1
+    )
     assert run.returncode == 0 and run.errors == []
     assert summary(run) == counts(created=1, rejected=1)
 
 
-@pytest.mark.parametrize("messages", [
-    [record({"name": "Zoë", "phoneNumber": "0501234567"}), record({"name": "Ahmed", "phoneNumber": "050 123 4568"})],
-    [record({"name": "Zoë", "phoneNumber": A}, stream="people")],
-])
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [record({"name": "Zoë", "phoneNumber": "0501234567"}), record({"name": "Ahmed", "phoneNumber": "050 123 4568"})],
+        [record({"name": "Zoë", "phoneNumber": A}, stream="people")],
+    ],
+)
 def test_every_record_rejected_for_one_config_reason_is_a_config_error(sandbox_factory, tmp_path, messages):
     api = sandbox_factory()
     run = write(api, tmp_path, [("contacts", "append")], *messages)
@@ -341,7 +439,10 @@ def test_unsupported_sync_mode_is_a_config_error_before_any_request(sandbox_fact
     assert run.returncode == 1
     [error] = run.errors
     assert error["failure_type"] == "config_error"
-    assert error["message"] == "stream 'contact_tags': destination sync mode 'update' cannot write contact_tags; use one of append, append_dedup, overwrite, soft_delete."
+    assert (
+        error["message"] == "stream 'contact_tags': destination sync mode 'update' cannot write contact_tags; "
+        "use one of append, append_dedup, overwrite, soft_delete."
+    )
     assert api.requests == []
 
 
@@ -363,13 +464,18 @@ def test_dry_run_reads_and_plans_but_writes_nothing(sandbox_factory, tmp_path):
     api = sandbox_factory()
     [zoe, ahmed] = seed(api, {"name": "Zoë", "phoneNumber": A, "tags": ["a", "old"]}, {"name": "Ahmed", "phoneNumber": B})
     before = api.snapshot()
-    run = write(api, tmp_path, [("contacts", "append_dedup"), ("gone", "soft_delete", "contacts")],
-                record({"name": "Zoë", "phoneNumber": A, "stage": "Lead", "tags": ["a", "b"]}),
-                record({"name": "Liam", "phoneNumber": C, "tags": ["x"]}),
-                record({"name": "Liam", "phoneNumber": C, "notes": "again"}),
-                record({"phoneNumber": B}, stream="gone"),
-                state(1),
-                dry_run=True, tag_mode="sync")
+    run = write(
+        api,
+        tmp_path,
+        [("contacts", "append_dedup"), ("gone", "soft_delete", "contacts")],
+        record({"name": "Zoë", "phoneNumber": A, "stage": "Lead", "tags": ["a", "b"]}),
+        record({"name": "Liam", "phoneNumber": C, "tags": ["x"]}),
+        record({"name": "Liam", "phoneNumber": C, "notes": "again"}),
+        record({"phoneNumber": B}, stream="gone"),
+        state(1),
+        dry_run=True,
+        tag_mode="sync",
+    )
     assert run.returncode == 0, run.stderr
     assert writes(api) == [] and reads(api) == WALK
     assert api.snapshot() == before
@@ -377,8 +483,21 @@ def test_dry_run_reads_and_plans_but_writes_nothing(sandbox_factory, tmp_path):
     assert summary(run) == counts(created=1, updated=2, deleted=1, tags_added=2, tags_removed=1, dry_run=True)
     [sample] = [json.loads(line)["planned_changes_sample"] for line in run.logs if "planned_changes_sample" in line]
     assert sample == [
-        {"position": "contacts record 1 (input message 1)", "action": "update", "contact_id": zoe, "fields": ["stage"], "add_tags": ["b"], "remove_tags": ["old"]},
-        {"position": "contacts record 2 (input message 2)", "action": "create", "contact_id": None, "fields": ["name", "phoneNumber"], "add_tags": ["x"]},
+        {
+            "position": "contacts record 1 (input message 1)",
+            "action": "update",
+            "contact_id": zoe,
+            "fields": ["stage"],
+            "add_tags": ["b"],
+            "remove_tags": ["old"],
+        },
+        {
+            "position": "contacts record 2 (input message 2)",
+            "action": "create",
+            "contact_id": None,
+            "fields": ["name", "phoneNumber"],
+            "add_tags": ["x"],
+        },
         {"position": "contacts record 3 (input message 3)", "action": "update", "contact_id": "dry-run-new-1", "fields": ["notes"]},
         {"position": "gone record 1 (input message 4)", "action": "delete", "contact_id": ahmed},
     ]
@@ -386,8 +505,15 @@ def test_dry_run_reads_and_plans_but_writes_nothing(sandbox_factory, tmp_path):
 
 def test_rejected_key_fails_at_once_as_a_config_error(sandbox_factory, tmp_path):
     api = sandbox_factory(echo_headers_in_errors=True)
-    run = write(api, tmp_path, [("contacts", "append")], record({"name": "Zoë", "phoneNumber": A}), record({"name": "Ahmed", "phoneNumber": B}),
-                max_workers=1, api_key="not-the-key")
+    run = write(
+        api,
+        tmp_path,
+        [("contacts", "append")],
+        record({"name": "Zoë", "phoneNumber": A}),
+        record({"name": "Ahmed", "phoneNumber": B}),
+        max_workers=1,
+        api_key="not-the-key",
+    )
     assert run.returncode == 1
     [error] = run.errors
     assert error["failure_type"] == "config_error" and "rejected the API key (HTTP 401" in error["message"]

@@ -46,7 +46,9 @@ def test_a_sync_and_the_next_one_resumed_from_its_state_as_the_platform_runs_the
     assert first.state_ids_sent == list(range(1, 9))  # a state per page (six of 50, the empty end), and the CDK's closing one
     assert first.state_ids_echoed == first.state_ids_sent and first.count_mismatches == []
     assert by_phone(target) == by_phone(origin)
-    assert full_summary(first.destination)["updated"] == sum(1 for c in origin.snapshot() if int(c["id"], 16) % 10 == 0 and c["stage"] != "Churned")
+    assert full_summary(first.destination)["updated"] == sum(
+        1 for c in origin.snapshot() if int(c["id"], 16) % 10 == 0 and c["stage"] != "Churned"
+    )
     assert first.destination_catalog["streams"][0]["stream"]["name"] == "crm_contacts"
     assert [s["stream"]["stream_descriptor"]["name"] for s in first.persisted_state] == ["contacts"]  # the prefix reverted
 
@@ -55,7 +57,12 @@ def test_a_sync_and_the_next_one_resumed_from_its_state_as_the_platform_runs_the
     changed = origin.snapshot()[:5]
     for contact in changed:
         origin.contacts[contact["id"]].update(stage="Customer", updatedAt=now)
-    origin.add_contacts([{"name": "New One", "phoneNumber": "+971509990001", "tags": []}, {"name": "New Two", "phoneNumber": "+971509990002", "tags": ["x"]}])
+    origin.add_contacts(
+        [
+            {"name": "New One", "phoneNumber": "+971509990001", "tags": []},
+            {"name": "New Two", "phoneNumber": "+971509990002", "tags": ["x"]},
+        ]
+    )
     second = platform.sync(source_config(origin, page_size=50), destination_config, streams, state=first.persisted_state)
     assert second.destination.returncode == 0 and second.count_mismatches == []
     # 302 contacts now: seven pages of up to 50 and the empty end, each with its state, and the CDK's closing one.
@@ -75,11 +82,15 @@ def test_tag_rows_of_a_prefixed_stream_change_tags_through_the_tag_endpoints(san
     origin = sandbox_factory(contacts=120, seed=5)
     target = copy_of(sandbox_factory, origin, lambda c: c.update(tags=c["tags"][:1]))  # tags lost in the target
     platform = Platform(tmp_path, prefix="crm_")
-    sync = platform.sync(source_config(origin), source_config(target, requests_per_minute=10_000), [StreamChoice("contact_tags", "full_refresh", "append")])
+    sync = platform.sync(
+        source_config(origin), source_config(target, requests_per_minute=10_000), [StreamChoice("contact_tags", "full_refresh", "append")]
+    )
     assert sync.destination.returncode == 0 and sync.count_mismatches == []
     assert "stream crm_contact_tags: append → add_tag contact_tags" in sync.destination.logs
     assert by_phone(target) == by_phone(origin)
-    assert {r.method for r in target.requests} == {"GET", "POST"} and all(r.path.endswith("/tags/add") for r in target.requests if r.method == "POST")
+    assert {r.method for r in target.requests} == {"GET", "POST"} and all(
+        r.path.endswith("/tags/add") for r in target.requests if r.method == "POST"
+    )
 
 
 @pytest.mark.parametrize("refreshes", [True, False], ids=["refresh support", "no refresh support"])
@@ -88,8 +99,11 @@ def test_a_full_refresh_that_replaces_the_data_deletes_absent_contacts_only_afte
     target = copy_of(sandbox_factory, origin)
     extra = seed(target, {"name": "Only in the target", "phoneNumber": A}, {"name": "Also", "phoneNumber": B})
     platform = Platform(tmp_path, refreshes=refreshes)
-    sync = platform.sync(source_config(origin), source_config(target, requests_per_minute=10_000, delete_absent_contacts=True),
-                         [StreamChoice("contacts", "full_refresh", "overwrite")])
+    sync = platform.sync(
+        source_config(origin),
+        source_config(target, requests_per_minute=10_000, delete_absent_contacts=True),
+        [StreamChoice("contacts", "full_refresh", "overwrite")],
+    )
     assert sync.destination.returncode == 0 and sync.count_mismatches == []
     configured = sync.destination_catalog["streams"][0]
     if refreshes:
@@ -101,8 +115,10 @@ def test_a_full_refresh_that_replaces_the_data_deletes_absent_contacts_only_afte
     else:
         assert configured["destination_sync_mode"] == "overwrite" and "generation_id" not in configured
         assert writes(target) == []
-        assert ("delete_absent_contacts: no contact deleted, no stream status COMPLETE for contacts, so the input may be partial "
-                "(Airbyte sends it only to destinations with refreshes support)") in sync.destination.logs
+        assert (
+            "delete_absent_contacts: no contact deleted, no stream status COMPLETE for contacts, so the input may be partial "
+            "(Airbyte sends it only to destinations with refreshes support)"
+        ) in sync.destination.logs
 
 
 def test_no_delete_after_a_merge_refresh_or_a_source_that_failed(sandbox_factory, tmp_path):
@@ -111,17 +127,23 @@ def test_no_delete_after_a_merge_refresh_or_a_source_that_failed(sandbox_factory
     seed(target, {"name": "Only in the target", "phoneNumber": A})
     config = source_config(target, requests_per_minute=10_000, delete_absent_contacts=True)
     # A merge refresh: append_dedup with minimum generation 0.
-    merge = Platform(tmp_path, refreshes=True).sync(source_config(origin), config, [StreamChoice("contacts", "full_refresh", "append_dedup")])
+    merge = Platform(tmp_path, refreshes=True).sync(
+        source_config(origin), config, [StreamChoice("contacts", "full_refresh", "append_dedup")]
+    )
     assert merge.destination_catalog["streams"][0]["minimum_generation_id"] == 0
     assert [r for r in target.requests if r.method == "DELETE"] == []
     # A truncating refresh whose source fails part way, after forwarding records: no COMPLETE, so nothing is deleted.
     failing = sandbox_factory(contacts=60, seed=7, broken_body="html", broken_body_after=5)  # the walk's page 2 on
-    failed = Platform(tmp_path, refreshes=True).sync(source_config(failing, page_size=20), config, [StreamChoice("contacts", "full_refresh", "overwrite")])
+    failed = Platform(tmp_path, refreshes=True).sync(
+        source_config(failing, page_size=20), config, [StreamChoice("contacts", "full_refresh", "overwrite")]
+    )
     assert failed.source.returncode != 0 and not any(m["type"] == "TRACE" for m in failed.forwarded)
     assert sum(m["type"] == "RECORD" for m in failed.forwarded) == 20
     assert [r for r in target.requests if r.method == "DELETE"] == []
-    assert ("delete_absent_contacts: no contact deleted, no stream status COMPLETE for contacts, so the input may be partial "
-            "(Airbyte sends it only to destinations with refreshes support)") in failed.destination.logs
+    assert (
+        "delete_absent_contacts: no contact deleted, no stream status COMPLETE for contacts, so the input may be partial "
+        "(Airbyte sends it only to destinations with refreshes support)"
+    ) in failed.destination.logs
     assert merge.count_mismatches == failed.count_mismatches == []
 
 
@@ -129,7 +151,11 @@ def test_data_activation_update_with_only_the_key_and_a_changed_field(sandbox_fa
     origin = sandbox_factory(contacts=40, seed=9)
     target = copy_of(sandbox_factory, origin, lambda c: c.update(stage="Subscriber", name=c["name"] + " (CRM)"))
     platform = Platform(tmp_path)
-    streams = [StreamChoice("contacts", "full_refresh", "update", destination_object_name="contacts", matching_key=[["id"]], fields=("id", "stage"))]
+    streams = [
+        StreamChoice(
+            "contacts", "full_refresh", "update", destination_object_name="contacts", matching_key=[["id"]], fields=("id", "stage")
+        )
+    ]
     before = {c["id"]: c for c in target.snapshot()}
     sync = platform.sync(source_config(origin), source_config(target, requests_per_minute=10_000), streams)
     assert sync.destination.returncode == 0 and sync.count_mismatches == []
@@ -148,8 +174,14 @@ def test_data_activation_matches_by_the_key_the_user_chose(sandbox_factory, tmp_
     [zoe] = seed(target, {"name": "Zoë", "phoneNumber": A, "stage": "Lead"})
     configured = catalog(("leads", "update", "contacts"))
     configured["streams"][0]["primary_key"] = [["phoneNumber"]]
-    run = run_connector("destination-contacts", "write", tmp_path, source_config(target), configured,
-                        stdin=stdin(record({"id": "someone-else", "phoneNumber": A, "stage": "Customer"}, "leads")))
+    run = run_connector(
+        "destination-contacts",
+        "write",
+        tmp_path,
+        source_config(target),
+        configured,
+        stdin=stdin(record({"id": "someone-else", "phoneNumber": A, "stage": "Customer"}, "leads")),
+    )
     assert run.returncode == 0, run.stdout
     assert [(method, path) for method, path, _ in writes(target)] == [("PUT", f"/v1/contacts/{zoe}")]
     # A tag row too: its contact_id names Bo, its phone Zoë, and the phone is the key.
@@ -157,8 +189,14 @@ def test_data_activation_matches_by_the_key_the_user_chose(sandbox_factory, tmp_
     tags = catalog(("lead_tags", "append", "contact_tags"))
     tags["streams"][0]["primary_key"] = [["phoneNumber"]]
     target.reset_requests()
-    run = run_connector("destination-contacts", "write", tmp_path, source_config(target), tags,
-                        stdin=stdin(record({"contact_id": bo, "phoneNumber": A, "tag": "vip"}, "lead_tags")))
+    run = run_connector(
+        "destination-contacts",
+        "write",
+        tmp_path,
+        source_config(target),
+        tags,
+        stdin=stdin(record({"contact_id": bo, "phoneNumber": A, "tag": "vip"}, "lead_tags")),
+    )
     assert run.returncode == 0, run.stdout
     assert [(method, path) for method, path, _ in writes(target)] == [("POST", f"/v1/contacts/{zoe}/tags/add")]
     configured["streams"][0]["primary_key"] = [["email"]]
@@ -174,16 +212,38 @@ def test_any_stream_name_from_a_warehouse_lands_and_tag_rows_are_told_by_their_f
     leads = [{"lead_id": n, "name": f"Lead {n}", "phoneNumber": f"+97150{n:07d}", "stage": "Lead"} for n in range(300)]
     tags = [{"phoneNumber": f"+97150{n:07d}", "tag": "imported"} for n in range(0, 300, 3)]
     streams = {
-        "crm_leads": {"lead_id": {"type": "integer"}, "name": {"type": "string"}, "phoneNumber": {"type": "string"}, "stage": {"type": "string"}},
+        "crm_leads": {
+            "lead_id": {"type": "integer"},
+            "name": {"type": "string"},
+            "phoneNumber": {"type": "string"},
+            "stage": {"type": "string"},
+        },
         "lead_tags": {"phoneNumber": {"type": "string"}, "tag": {"type": "string"}},
     }
-    configured = {"streams": [{"stream": {"name": name, "json_schema": {"type": "object", "properties": properties}, "supported_sync_modes": ["full_refresh"]},
-                               "sync_mode": "full_refresh", "destination_sync_mode": "append_dedup", "primary_key": [["lead_id"]] if name == "crm_leads" else []}
-                              for name, properties in streams.items()]}
+    configured = {
+        "streams": [
+            {
+                "stream": {
+                    "name": name,
+                    "json_schema": {"type": "object", "properties": properties},
+                    "supported_sync_modes": ["full_refresh"],
+                },
+                "sync_mode": "full_refresh",
+                "destination_sync_mode": "append_dedup",
+                "primary_key": [["lead_id"]] if name == "crm_leads" else [],
+            }
+            for name, properties in streams.items()
+        ]
+    }
     messages = [record(lead, "crm_leads") for lead in leads] + [record(row, "lead_tags") for row in tags]
-    run = run_connector("destination-contacts", "write", tmp_path, source_config(target, requests_per_minute=10_000), configured, stdin=stdin(*messages))
+    run = run_connector(
+        "destination-contacts", "write", tmp_path, source_config(target, requests_per_minute=10_000), configured, stdin=stdin(*messages)
+    )
     assert run.returncode == 0, run.stdout[-2000:]
-    assert "stream crm_leads: append_dedup → upsert contacts" in run.logs and "stream lead_tags: append_dedup → add_tag contact_tags" in run.logs
+    assert (
+        "stream crm_leads: append_dedup → upsert contacts" in run.logs
+        and "stream lead_tags: append_dedup → add_tag contact_tags" in run.logs
+    )
     assert len(target.snapshot()) == 300
     assert sum("imported" in c["tags"] for c in target.snapshot()) == 100
     assert full_summary(run)["created"] == 300 and full_summary(run)["rejected"] == 0
@@ -192,18 +252,32 @@ def test_any_stream_name_from_a_warehouse_lands_and_tag_rows_are_told_by_their_f
 
 def test_records_of_a_stream_the_catalog_does_not_name_are_rejected_and_fail_the_sync(sandbox_factory, tmp_path):
     target = sandbox_factory()
-    run = run_connector("destination-contacts", "write", tmp_path, source_config(target), catalog(("contacts", "append_dedup")),
-                        stdin=stdin(record({"name": "Zoë", "phoneNumber": A}, "not_configured")))
+    run = run_connector(
+        "destination-contacts",
+        "write",
+        tmp_path,
+        source_config(target),
+        catalog(("contacts", "append_dedup")),
+        stdin=stdin(record({"name": "Zoë", "phoneNumber": A}, "not_configured")),
+    )
     assert run.returncode == 1 and target.snapshot() == []
     assert run.errors[0]["message"].startswith("1 records were rejected, more than max_rejected_records (0)")
     assert "stream 'not_configured' is not in the configured catalog" in run.errors[0]["message"]
 
 
 SHAPES = {
-    "STREAM": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "crm_contacts", "namespace": "public"}, "stream_state": {"cursor": "2026-01-01"}}},
+    "STREAM": {
+        "type": "STREAM",
+        "stream": {"stream_descriptor": {"name": "crm_contacts", "namespace": "public"}, "stream_state": {"cursor": "2026-01-01"}},
+    },
     # A global state's stream_states keep the source's names: only STREAM descriptors are renamed by the platform.
-    "GLOBAL": {"type": "GLOBAL", "global": {"shared_state": {"lsn": 99}, "stream_states": [
-        {"stream_descriptor": {"name": "contacts", "namespace": "public"}, "stream_state": {"cursor": "x"}}]}},
+    "GLOBAL": {
+        "type": "GLOBAL",
+        "global": {
+            "shared_state": {"lsn": 99},
+            "stream_states": [{"stream_descriptor": {"name": "contacts", "namespace": "public"}, "stream_state": {"cursor": "x"}}],
+        },
+    },
     "LEGACY": {"data": {"anything": True}},
 }
 
@@ -222,12 +296,21 @@ def test_every_state_shape_comes_back_as_it_came_with_its_counts(sandbox_factory
         return message
 
     def state(state_id):
-        return {"type": "STATE", "state": {**SHAPES[shape], "sourceStats": {"recordCount": 2.0}, "id": state_id, "addedByAFutureProtocol": {"x": [1, 2]}}}
+        return {
+            "type": "STATE",
+            "state": {**SHAPES[shape], "sourceStats": {"recordCount": 2.0}, "id": state_id, "addedByAFutureProtocol": {"x": [1, 2]}},
+        }
 
     lines = [contact(1), contact(2, phoneNumber=None), state(7), contact(3), contact(4), contact(5), state(8), state(9)]
-    run = run_connector("destination-contacts", "write", tmp_path, source_config(target, max_rejected_records=5), configured, stdin=stdin(*lines))
+    run = run_connector(
+        "destination-contacts", "write", tmp_path, source_config(target, max_rejected_records=5), configured, stdin=stdin(*lines)
+    )
     assert run.returncode == 0, run.stdout
-    counted = [{"recordCount": 1.0, "rejectedRecordCount": 1.0}, {"recordCount": 3.0, "rejectedRecordCount": 0.0}, {"recordCount": 0.0, "rejectedRecordCount": 0.0}]
+    counted = [
+        {"recordCount": 1.0, "rejectedRecordCount": 1.0},
+        {"recordCount": 3.0, "rejectedRecordCount": 0.0},
+        {"recordCount": 0.0, "rejectedRecordCount": 0.0},
+    ]
     assert run.states == [{**state(n)["state"], "destinationStats": stats} for n, stats in zip((7, 8, 9), counted)]
     assert [json.loads(line)["state"]["id"] for line in run.stdout.splitlines() if '"STATE"' in line] == [7, 8, 9]
 
@@ -242,10 +325,18 @@ def test_a_destination_that_fails_reads_its_input_to_the_end_and_names_the_cause
     fails the delivery, and the platform would report that instead of the real cause."""
     target = sandbox_factory()
     messages = [record({"name": f"n{n}", "phoneNumber": f"+97150000{n:04d}"}) for n in range(500)]
-    run = run_connector("destination-contacts", "write", tmp_path, source_config(target, api_key="a-rejected-key"),
-                        catalog(("contacts", "append")), stdin=stdin(*messages))
+    run = run_connector(
+        "destination-contacts",
+        "write",
+        tmp_path,
+        source_config(target, api_key="a-rejected-key"),
+        catalog(("contacts", "append")),
+        stdin=stdin(*messages),
+    )
     assert run.returncode == 1 and run.stdin_left == 0
-    assert [(e["failure_type"], e["message"].split(" (")[0]) for e in run.errors] == [("config_error", "The Contacts API rejected the API key")]
+    assert [(e["failure_type"], e["message"].split(" (")[0]) for e in run.errors] == [
+        ("config_error", "The Contacts API rejected the API key")
+    ]
     bad_catalog = catalog(("contacts", "update", "nowhere"))
     run = run_connector("destination-contacts", "write", tmp_path, source_config(target), bad_catalog, stdin=stdin(*messages))
     assert run.returncode == 1 and run.stdin_left == 0 and run.errors[0]["failure_type"] == "config_error"

@@ -38,8 +38,7 @@ WRITTEN_FIELDS = ("name", "phoneNumber", "stage", "notes", "location", "customFi
 def contact_set(api):
     """What a contact is, whatever its id: the fields the destination writes, and its tag set."""
     return sorted(
-        (repr({f: c.get(f) for f in WRITTEN_FIELDS if c.get(f) is not None}), tuple(sorted(c.get("tags") or [])))
-        for c in api.snapshot()
+        (repr({f: c.get(f) for f in WRITTEN_FIELDS if c.get(f) is not None}), tuple(sorted(c.get("tags") or []))) for c in api.snapshot()
     )
 
 
@@ -65,8 +64,7 @@ def test_main_job_change_in_duckdb_lands_as_tag_calls_only(sandbox_factory, tmp_
     title, leads = tag_leads_of_one_location(result)
     api.reset_requests()
     write_back(result, config, streams=["contacts"])
-    tagged = sorted(c["id"] for c in before.values()
-                    if c.get("stage") == "Lead" and (c.get("location") or {}).get("title") == title)
+    tagged = sorted(c["id"] for c in before.values() if c.get("stage") == "Lead" and (c.get("location") or {}).get("title") == title)
     assert len(tagged) == leads > 0
     writes = sorted((r.method, r.path, r.body["tags"]) for r in api.requests if r.method != "GET")
     assert writes == [("POST", f"/v1/contacts/{contact_id}/tags/add", [CAMPAIGN_TAG]) for contact_id in tagged]
@@ -78,9 +76,14 @@ def test_main_job_change_in_duckdb_lands_as_tag_calls_only(sandbox_factory, tmp_
 def test_the_readme_main_job_runs_end_to_end(tmp_path):
     """`./run demo` as a newcomer runs it, on a smaller account."""
     root = Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, str(root / "examples" / "sync_to_duckdb.py"), "--contacts", "300", "--db", str(tmp_path / "demo.duckdb")],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(root), "AIRBYTE_OFFLINE_MODE": "1", "DO_NOT_TRACK": "1"})
+    done = subprocess.run(
+        [sys.executable, str(root / "examples" / "sync_to_duckdb.py"), "--contacts", "300", "--db", str(tmp_path / "demo.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root), "AIRBYTE_OFFLINE_MODE": "1", "DO_NOT_TRACK": "1"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "contacts: 300 rows" in done.stdout
     assert "— all of them landed" in done.stdout

@@ -10,8 +10,10 @@ from integration_tests.connector import assert_no_leak, record, run_connector, s
 
 def refusal(target, verb_path="GET /v1/contacts", why="to another host than base_url's"):
     origin = "/".join(target.split("/")[:3])
-    return (f"The Contacts API redirected {verb_path} to {target} (HTTP 307), {why}; the API key is only sent to the host of base_url, "
-            f"so the redirect was not followed. If the API has moved, set base_url to {origin}.")
+    return (
+        f"The Contacts API redirected {verb_path} to {target} (HTTP 307), {why}; the API key is only sent to the host of base_url, "
+        f"so the redirect was not followed. If the API has moved, set base_url to {origin}."
+    )
 
 
 @pytest.mark.parametrize("script, verb", [("source-contacts", "check"), ("source-contacts", "read"), ("destination-contacts", "check")])

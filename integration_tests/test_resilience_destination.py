@@ -2,8 +2,7 @@
 before it answered) and a rate limit it must wait out: the account ends equal to the input, no contact twice, exit 0,
 and no request sent before a Retry-After expired."""
 
-from integration_tests.connector import assert_no_leak
-from integration_tests.connector import as_set, phone, record, state, write
+from integration_tests.connector import as_set, assert_no_leak, phone, record, state, write
 
 EXISTING = 30  # contacts in the account before the sync; the input updates all of them
 NEW = 60  # contacts the input creates
@@ -15,15 +14,22 @@ IN_FLIGHT = 0.5
 
 def contact(n, version):
     tags = [f"t{(n + k) % 7}" for k in range(n % 4)] + ([f"v{version}"] if n % 3 else [])
-    return {"name": f"Contact {n} v{version}", "phoneNumber": phone(n), "stage": ("Lead", "Customer")[(n + version) % 2],
-            "notes": f"note {n}/{version}", "tags": tags}
+    return {
+        "name": f"Contact {n} v{version}",
+        "phoneNumber": phone(n),
+        "stage": ("Lead", "Customer")[(n + version) % 2],
+        "notes": f"note {n}/{version}",
+        "tags": tags,
+    }
 
 
 def test_destination_under_faults_and_a_rate_limit_ends_equal_to_its_input(sandbox_factory, tmp_path):
     # A moving-window limit like the vendor's 100 requests/minute, scaled to 20 requests per 1 s window so the test
     # meets it within seconds (the fault stalls keep the connector below 100 per few seconds); the connector is
     # configured for far more, so it meets the server's 429s and must wait each Retry-After out.
-    api = sandbox_factory(error_rate=0.05, drop_rate=0.01, drop_after_write_rate=0.01, requests_per_minute=20, window_seconds=1, fault_seed=5)
+    api = sandbox_factory(
+        error_rate=0.05, drop_rate=0.01, drop_after_write_rate=0.01, requests_per_minute=20, window_seconds=1, fault_seed=5
+    )
     api.add_contacts([{**contact(n, 0), "tags": contact(n, 0)["tags"] + ["stale"]} for n in range(EXISTING)])
     wanted = [contact(n, 1) for n in range(EXISTING + NEW)]
     messages = []
@@ -36,8 +42,10 @@ def test_destination_under_faults_and_a_rate_limit_ends_equal_to_its_input(sandb
     assert as_set(final) == as_set(wanted)  # nothing lost, nothing changed that should not be, no contact twice
     assert len(final) == EXISTING + NEW
     assert [s["stream"]["stream_state"]["n"] for s in run.states] == [44, 89]
-    faults = {"5xx": sum(1 for r in api.requests if r.status and r.status >= 500),
-              "dropped": sum(1 for r in api.requests if r.status is None)}
+    faults = {
+        "5xx": sum(1 for r in api.requests if r.status and r.status >= 500),
+        "dropped": sum(1 for r in api.requests if r.status is None),
+    }
     assert faults["5xx"] and faults["dropped"] and api.throttled, (faults, api.throttled)
     # The sandbox counts as early any request that arrives while a Retry-After runs. Lanes send in parallel, so a
     # request already on its way when the 429 was answered arrives early too: those come within moments of the 429.

@@ -7,10 +7,8 @@ import json
 
 import pytest
 
-from integration_tests.connector import assert_no_leak, run_connector, source_config
-from integration_tests.connector import source_catalog
+from integration_tests.connector import assert_no_leak, config, phone, record, run_connector, source_catalog, source_config, write
 from integration_tests.sandbox import ApiError, SandboxAPI
-from integration_tests.connector import config, phone, record, write
 
 KEY = "sk-live-9d2f7c41e8a5b3"
 
@@ -35,7 +33,10 @@ def sandbox(sandbox_factory):
 
 STREAMS = [("contacts", "append_dedup")]
 RECORDS = [record({"name": f"C{n}", "phoneNumber": phone(n), "tags": ["t"]}) for n in range(12)] + [
-    record({"name": "Refused", "phoneNumber": "+971509999999", "stage": "Refused"}), "not json", record({"name": "Bad phone", "phoneNumber": "12"})]
+    record({"name": "Refused", "phoneNumber": "+971509999999", "stage": "Refused"}),
+    "not json",
+    record({"name": "Bad phone", "phoneNumber": "12"}),
+]
 UNTHROTTLED = {"requests_per_minute": 10_000}
 
 
@@ -46,7 +47,10 @@ SCENARIOS = {
     # name: (sandbox options, config options, expected exit code, expected rejections)
     "5xx and drops, retried; rejections in the log and the file": (
         {"error_rate": 0.15, "drop_rate": 0.03, "drop_after_write_rate": 0.03, "fault_seed": 4},
-        {"max_rejected_records": 10}, 0, [REFUSED, NOT_JSON, BAD_PHONE]),
+        {"max_rejected_records": 10},
+        0,
+        [REFUSED, NOT_JSON, BAD_PHONE],
+    ),
     # A dry run sends no write, so the API refuses none.
     "dry run under 5xx": ({"error_rate": 0.3, "fault_seed": 2}, {"dry_run": True, "max_rejected_records": 10}, 0, [NOT_JSON, BAD_PHONE]),
     "too many rejections: the sync fails quoting the first": ({}, {"max_rejected_records": 0}, 1, [REFUSED, NOT_JSON, BAD_PHONE]),
@@ -57,7 +61,16 @@ SCENARIOS = {
 def test_destination_write_never_shows_the_key(name, sandbox, tmp_path):
     options, config_options, exit_code, rejections = SCENARIOS[name]
     api = sandbox(**options)
-    run = write(api, tmp_path, STREAMS, *RECORDS, api_key=KEY, rejected_records_path=str(tmp_path / "rejected.jsonl"), **UNTHROTTLED, **config_options)
+    run = write(
+        api,
+        tmp_path,
+        STREAMS,
+        *RECORDS,
+        api_key=KEY,
+        rejected_records_path=str(tmp_path / "rejected.jsonl"),
+        **UNTHROTTLED,
+        **config_options,
+    )
     assert run.returncode == exit_code, run.stderr[-2000:]
     rejected = [json.loads(line) for line in (tmp_path / "rejected.jsonl").read_text().splitlines()]
     assert [(line["message"], line["reason"]) for line in rejected] == rejections
@@ -67,8 +80,10 @@ def test_destination_write_never_shows_the_key(name, sandbox, tmp_path):
 def test_destination_rejected_key_and_failed_check_never_show_it(sandbox, tmp_path):
     api = sandbox()
     wrong = "sk-live-wrong-5e6f7a8b9c"
-    for run in (run_connector("destination-contacts", "check", tmp_path, config(api, api_key=wrong, **UNTHROTTLED)),
-                write(api, tmp_path, STREAMS, *RECORDS, api_key=wrong, **UNTHROTTLED)):
+    for run in (
+        run_connector("destination-contacts", "check", tmp_path, config(api, api_key=wrong, **UNTHROTTLED)),
+        write(api, tmp_path, STREAMS, *RECORDS, api_key=wrong, **UNTHROTTLED),
+    ):
         assert "HTTP 401" in run.stdout
         assert_no_leak(run, wrong, tmp_path)
     failing = sandbox(error_rate=1.0)
@@ -79,8 +94,13 @@ def test_destination_rejected_key_and_failed_check_never_show_it(sandbox, tmp_pa
 
 def test_source_read_and_check_never_show_the_key(sandbox, tmp_path):
     api = sandbox(contacts=30, error_rate=0.2, drop_rate=0.05, fault_seed=3)
-    run = run_connector("source-contacts", "read", tmp_path, source_config(api, api_key=KEY, page_size=10, **UNTHROTTLED),
-                        source_catalog("contacts", "contact_tags"))
+    run = run_connector(
+        "source-contacts",
+        "read",
+        tmp_path,
+        source_config(api, api_key=KEY, page_size=10, **UNTHROTTLED),
+        source_catalog("contacts", "contact_tags"),
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert len(run.records["contacts"]) == 30
     assert_no_leak(run, KEY, tmp_path)
@@ -90,8 +110,10 @@ def test_source_read_and_check_never_show_the_key(sandbox, tmp_path):
     assert_no_leak(run, KEY, tmp_path)
 
     wrong = "sk-live-wrong-0a1b2c3d4e"
-    for run in (run_connector("source-contacts", "check", tmp_path, source_config(api, api_key=wrong)),
-                run_connector("source-contacts", "read", tmp_path, source_config(api, api_key=wrong), source_catalog("contacts"))):
+    for run in (
+        run_connector("source-contacts", "check", tmp_path, source_config(api, api_key=wrong)),
+        run_connector("source-contacts", "read", tmp_path, source_config(api, api_key=wrong), source_catalog("contacts")),
+    ):
         assert "HTTP 401" in run.stdout
         assert_no_leak(run, wrong, tmp_path)
 

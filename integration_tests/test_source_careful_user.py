@@ -1,12 +1,15 @@
 """Issue 12 §8: what a careful user tries next, against the real CLI and the sandbox: the edges of the adaptive walk,
 filters on every request, a server that serves its last page again past the end, a redirect loop."""
 
-from integration_tests.connector import as_emitted, list_requests, requests_of, run_connector, source_catalog as catalog, source_config
+from integration_tests.connector import as_emitted, list_requests, requests_of, run_connector, source_config
+from integration_tests.connector import source_catalog as catalog
 
 
 def test_an_empty_account_costs_one_request_and_says_nothing(sandbox_factory, tmp_path):
     api = sandbox_factory()
-    run = run_connector("source-contacts", "read", tmp_path, source_config(api), catalog("contacts", "contact_tags", sync_mode="incremental"))
+    run = run_connector(
+        "source-contacts", "read", tmp_path, source_config(api), catalog("contacts", "contact_tags", sync_mode="incremental")
+    )
     assert run.returncode == 0, run.stderr
     assert run.records == {} and run.warnings == []
     assert list_requests(api) == [("1", "1000")]
@@ -42,15 +45,20 @@ def test_a_server_that_serves_its_last_page_past_the_end_fails_clearly_without_d
     assert run.records["contacts"] == [as_emitted(contact) for contact in api.snapshot()]  # each once
     # The search takes page 4 (page 3 again, short) for the last; the walk sees page 4 repeat page 3 and stops.
     assert list_requests(api) == requests_of([1, 2, 4, 1, 2, 3, 4], 100)
-    assert run.errors[0]["message"] == ("The Contacts API served the same 50 contacts for page 4 as for page 3: the server ignores the `page` "
-                                        "parameter, or serves its last page again past the end of the list. The sync stops here rather than "
-                                        "loop or emit duplicates.")
+    assert run.errors[0]["message"] == (
+        "The Contacts API served the same 50 contacts for page 4 as for page 3: the server ignores the `page` "
+        "parameter, or serves its last page again past the end of the list. The sync stops here rather than "
+        "loop or emit duplicates."
+    )
 
 
 def test_a_redirect_loop_on_the_same_host_fails_after_five_redirects(sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=5)
     api.faults.redirect_to = api.url
     run = run_connector("source-contacts", "check", tmp_path, source_config(api))
-    assert run.status == {"status": "FAILED", "message": "The Contacts API redirected GET /v1/contacts more than 5 times, last to "
-                          f"{api.url}/v1/contacts?limit=1&page=1: a redirect loop. Check base_url."}
+    assert run.status == {
+        "status": "FAILED",
+        "message": "The Contacts API redirected GET /v1/contacts more than 5 times, last to "
+        f"{api.url}/v1/contacts?limit=1&page=1: a redirect loop. Check base_url.",
+    }
     assert len(api.requests) == 6

@@ -4,8 +4,8 @@ import socket
 
 import pytest
 
-from integration_tests.connector import API_KEY, assert_no_leak, source_catalog as catalog, run_connector, source_config
-
+from integration_tests.connector import API_KEY, assert_no_leak, run_connector, source_config
+from integration_tests.connector import source_catalog as catalog
 
 BOTH_CONNECTORS = pytest.mark.parametrize("script", ["source-contacts", "destination-contacts"])
 
@@ -45,8 +45,11 @@ def test_check_names_a_host_that_is_not_the_api(web_page_host, tmp_path):
 
 def test_check_refuses_plain_http_to_a_remote_host_before_any_request(tmp_path):
     run = run_connector("source-contacts", "check", tmp_path, {"api_key": API_KEY, "base_url": "http://api.whautomate.com"})
-    assert run.status == {"status": "FAILED", "message": "base_url 'http://api.whautomate.com' uses plain http to a remote host; the API key "
-                                                         "would travel unencrypted. Use https://api.whautomate.com."}
+    assert run.status == {
+        "status": "FAILED",
+        "message": "base_url 'http://api.whautomate.com' uses plain http to a remote host; the API key "
+        "would travel unencrypted. Use https://api.whautomate.com.",
+    }
     assert run.returncode == 0 and run.errors == []
 
 

@@ -4,7 +4,16 @@ contact that was in the list for the whole sync is delivered, or the sync says w
 incremental sync never makes a miss permanent."""
 
 from integration_tests.connector import (
-    gaps, ids, list_requests, requests_of, run_connector, source_catalog as catalog, source_config, stream_states,
+    gaps,
+    ids,
+    list_requests,
+    requests_of,
+    run_connector,
+    source_config,
+    stream_states,
+)
+from integration_tests.connector import (
+    source_catalog as catalog,
 )
 
 # 1,000 contacts at 100 a page: the sentinel search reads 1, 2, 4, 8, 16 (empty), 12 (empty), 10 (full), 11 (empty),
@@ -21,14 +30,20 @@ def test_contacts_deleted_ahead_of_the_walk_are_seen_and_a_second_pass_delivers_
     # Contacts 1 and 2 went after page 3: page 4 began two later, skipping contacts 301 and 302; the second pass finds them.
     assert ids(run.records["contacts"]) == listed[:300] + listed[302:] + listed[300:302]
     assert sorted(ids(run.records["contacts"])) == sorted(listed)
-    assert [row["contact_id"] for row in run.records["contact_tags"]] == [c["id"] for c in run.records["contacts"] for _ in c.get("tags") or []]
+    assert [row["contact_id"] for row in run.records["contact_tags"]] == [
+        c["id"] for c in run.records["contacts"] for _ in c.get("tags") or []
+    ]
     # Pass 1: the search, then pages 1 to the empty 11. Pass 2, at the 100 the server serves: the search (page 10 is
     # short now: the end), then pages 1 to 11 again. contact_tags reads the first stream's pages: no request of its own.
     assert list_requests(api) == requests_of(SEARCH + list(range(1, 12)) + [1, 2, 4, 8, 16, 12, 10] + list(range(1, 12)), 100)
-    assert "The contact list changed while it was read (page 10 shifted back by 2: contacts ahead of it were deleted): reading it once more " \
-           "for contacts the first pass did not see." in run.logs
-    assert run.warnings == ["Contacts read with gaps: the list changed while it was read (page 10 shifted back by 2: contacts ahead of it "
-                             "were deleted); a second pass delivered 2 the first had not seen."]
+    assert (
+        "The contact list changed while it was read (page 10 shifted back by 2: contacts ahead of it were deleted): reading it once more "
+        "for contacts the first pass did not see." in run.logs
+    )
+    assert run.warnings == [
+        "Contacts read with gaps: the list changed while it was read (page 10 shifted back by 2: contacts ahead of it "
+        "were deleted); a second pass delivered 2 the first had not seen."
+    ]
     assert run.gaps == gaps(second_pass_delivered=2, list_moved=1)
 
 
@@ -42,8 +57,10 @@ def test_contacts_created_ahead_of_a_newest_first_walk_repeat_contacts_and_the_s
     assert ids(run.records["contacts"]) == listed[:300] + listed[298:] + created
     # The walk ran to page 12 (the list grew); page 10 had already shown the move, so it is not read once more.
     assert list_requests(api) == requests_of(SEARCH + list(range(1, 13)) + SEARCH + list(range(1, 13)), 100)
-    assert run.warnings == ["Contacts read with gaps: 2 listed with an id listed before (delivered again); the list changed while it was read "
-                             "(page 10 shifted on by 2: contacts were created ahead of it); a second pass delivered 2 the first had not seen."]
+    assert run.warnings == [
+        "Contacts read with gaps: 2 listed with an id listed before (delivered again); the list changed while it was read "
+        "(page 10 shifted on by 2: contacts were created ahead of it); a second pass delivered 2 the first had not seen."
+    ]
     assert run.gaps == gaps(duplicate_ids=2, second_pass_delivered=2, list_moved=1)
 
 
@@ -54,9 +71,11 @@ def test_a_list_that_keeps_moving_during_the_second_pass_is_reported_as_possibly
     assert run.returncode == 0, run.stderr
     # The second change skips two contacts the first pass had delivered: nothing is lost this time, but the walk cannot know.
     assert ids(run.records["contacts"]) == listed[:300] + listed[302:] + listed[300:302]
-    assert run.warnings == ["Contacts read with gaps: the list changed while it was read (page 10 shifted back by 2: contacts ahead of it "
-                             "were deleted); a second pass delivered 2 the first had not seen; contacts listed beyond the change may be missing "
-                             "(it changed again during the second pass: page 10 shifted back by 2: contacts ahead of it were deleted)."]
+    assert run.warnings == [
+        "Contacts read with gaps: the list changed while it was read (page 10 shifted back by 2: contacts ahead of it "
+        "were deleted); a second pass delivered 2 the first had not seen; contacts listed beyond the change may be missing "
+        "(it changed again during the second pass: page 10 shifted back by 2: contacts ahead of it were deleted)."
+    ]
     assert run.gaps == gaps(second_pass_delivered=2, list_moved=2)
 
 
@@ -83,8 +102,16 @@ def test_an_incremental_sync_that_may_have_missed_contacts_keeps_its_cursor_so_t
     newest = max(c["updatedAt"] for c in listed if c.get("updatedAt"))
     assert all(c["updatedAt"] < newest for c in skipped)  # a cursor moved to the newest seen would have skipped them for good
 
-    second = run_connector("source-contacts", "read", tmp_path, config, catalog("contacts", sync_mode="incremental"),
-                           state=[{"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": stream_states(first, "contacts")[-1]}}])
+    second = run_connector(
+        "source-contacts",
+        "read",
+        tmp_path,
+        config,
+        catalog("contacts", sync_mode="incremental"),
+        state=[
+            {"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": stream_states(first, "contacts")[-1]}}
+        ],
+    )
     assert second.returncode == 0, second.stderr
     assert {c["id"] for c in skipped} <= set(ids(second.records["contacts"]))
     assert ids(second.records["contacts"]) == [c["id"] for c in api.snapshot()]  # the whole list, each contact once

@@ -2,7 +2,8 @@
 
 import requests
 
-from integration_tests.connector import API_KEY, as_emitted, source_catalog as catalog, run_connector, source_config, stream_states
+from integration_tests.connector import API_KEY, as_emitted, run_connector, source_config, stream_states
+from integration_tests.connector import source_catalog as catalog
 
 
 def test_start_date_bounds_the_first_sync_and_state_moves_to_the_newest_update(sandbox_factory, tmp_path):
@@ -22,8 +23,12 @@ def test_start_date_bounds_the_first_sync_and_state_moves_to_the_newest_update(s
 
     # A contact changed since: the next sync emits it, the newest of the last sync and those without updatedAt.
     changed = contacts[5]
-    requests.put(f"{api.url}/v1/contacts/{changed['id']}", json={"name": "Renamed Ünïcode", "phoneNumber": changed["phoneNumber"]},
-                 headers={"x-api-key": API_KEY}, timeout=10).raise_for_status()
+    requests.put(
+        f"{api.url}/v1/contacts/{changed['id']}",
+        json={"name": "Renamed Ünïcode", "phoneNumber": changed["phoneNumber"]},
+        headers={"x-api-key": API_KEY},
+        timeout=10,
+    ).raise_for_status()
     state = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"updatedAt": newest}}}]
     second = run_connector("source-contacts", "read", tmp_path, config, catalog("contacts", sync_mode="incremental"), state=state)
     assert second.returncode == 0, second.stderr

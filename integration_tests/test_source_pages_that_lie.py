@@ -8,7 +8,16 @@ import json
 import pytest
 
 from integration_tests.connector import (
-    as_emitted, gaps, ids, list_requests, requests_of, run_connector, source_catalog as catalog, source_config,
+    as_emitted,
+    gaps,
+    ids,
+    list_requests,
+    requests_of,
+    run_connector,
+    source_config,
+)
+from integration_tests.connector import (
+    source_catalog as catalog,
 )
 
 
@@ -20,8 +29,10 @@ def test_pages_short_mid_list_do_not_end_the_walk_and_what_they_lacked_is_counte
     assert ids(run.records["contacts"]) == [contact_id for position, contact_id in enumerate(listed, 1) if position % 300]
     # Pages 3, 6 and 9 hold 99: each is followed by the next page, and the walk ends on the empty page 11.
     assert list_requests(api) == requests_of([1, 2, 4, 8, 16, 12, 10, 11] + list(range(1, 12)), 100)
-    assert run.warnings == ["Contacts read with gaps: 3 left out of pages before the end of the list (the API served fewer than asked, "
-                             "most likely contacts it could not serialise): they are missing."]
+    assert run.warnings == [
+        "Contacts read with gaps: 3 left out of pages before the end of the list (the API served fewer than asked, "
+        "most likely contacts it could not serialise): they are missing."
+    ]
     assert run.gaps == gaps(not_served=3)
 
 
@@ -42,8 +53,13 @@ def test_a_refused_large_limit_gets_the_maximum_the_server_names_and_a_set_page_
     assert run.returncode == 0, run.stderr
     assert run.records["contacts"] == [as_emitted(contact) for contact in api.snapshot()]
     assert [(r.query["limit"], r.query["page"], r.status) for r in api.requests] == [
-        ("1000", "1", 400), ("250", "1", 200), ("250", "2", 200),  # the search: page 2 holds 50, the last
-        ("250", "1", 200), ("250", "2", 200), ("250", "3", 200)]  # the walk: 250 + 50, and the empty end
+        ("1000", "1", 400),
+        ("250", "1", 200),
+        ("250", "2", 200),  # the search: page 2 holds 50, the last
+        ("250", "1", 200),
+        ("250", "2", 200),
+        ("250", "3", 200),
+    ]  # the walk: 250 + 50, and the empty end
     api.reset_requests()
     chosen = run_connector("source-contacts", "read", tmp_path, source_config(api, page_size=120), catalog("contacts"))
     assert chosen.returncode == 0 and len(chosen.records["contacts"]) == 300
@@ -71,19 +87,23 @@ def test_repeated_null_and_missing_ids_are_delivered_as_listed_and_counted_in_on
     assert [record["phoneNumber"] for record in run.records["contacts"]] == [c["phoneNumber"] for c in stored]
     tag_rows = [(row.get("contact_id"), row["tag"]) for row in run.records["contact_tags"]]
     assert tag_rows == [(contact_id, tag) for contact_id, c in zip(expected, stored) for tag in c.get("tags") or []]
-    assert run.warnings == ["Contacts read with gaps: 2 listed with an id listed before (delivered again); 4 listed without an id "
-                             "(delivered as listed)."]
+    assert run.warnings == [
+        "Contacts read with gaps: 2 listed with an id listed before (delivered again); 4 listed without an id (delivered as listed)."
+    ]
     assert run.gaps == gaps(duplicate_ids=2, without_id=4)
 
 
 # --- §6: the fewest requests by default -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cap, search, walk", [
-    (100, [1, 2, 4, 8, 16, 32, 24, 28, 26, 25], 26),  # 25 full pages: ceil(2,500 / 100) + 1
-    (250, [1, 2, 4, 8, 16, 12, 10, 11], 11),
-    (1000, [1, 2, 4, 3], 4),  # 1,000, 1,000, 500: the short page 3 is the last one
-])
+@pytest.mark.parametrize(
+    "cap, search, walk",
+    [
+        (100, [1, 2, 4, 8, 16, 32, 24, 28, 26, 25], 26),  # 25 full pages: ceil(2,500 / 100) + 1
+        (250, [1, 2, 4, 8, 16, 12, 10, 11], 11),
+        (1000, [1, 2, 4, 3], 4),  # 1,000, 1,000, 500: the short page 3 is the last one
+    ],
+)
 def test_a_sync_costs_one_request_per_largest_page_plus_the_end_plus_the_sentinel_search(sandbox_factory, tmp_path, cap, search, walk):
     api = sandbox_factory(contacts=2500, max_limit=cap)
     run = run_connector("source-contacts", "read", tmp_path, source_config(api), catalog("contacts"))

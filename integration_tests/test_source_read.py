@@ -1,9 +1,17 @@
 """source-contacts read, run as a CLI against the sandbox: paging, one pass, faults, rate limit, incremental."""
 
 from integration_tests.connector import (
-    as_emitted, assert_no_leak, ids, list_requests, requests_of, source_catalog as catalog, run_connector, source_config,
+    as_emitted,
+    assert_no_leak,
+    ids,
+    list_requests,
+    requests_of,
+    run_connector,
+    source_config,
 )
-
+from integration_tests.connector import (
+    source_catalog as catalog,
+)
 
 # The sentinel search (source_contacts/walk.py), then the walk, of N contacts at L per page.
 SEARCH_250_AT_40 = [1, 2, 4, 8, 6, 7]  # 6 full pages and a short 7th: doubling to 8 (empty), halving to 6, then 7 (short)
@@ -39,9 +47,11 @@ def test_server_ignoring_page_fails_clearly_without_duplicates(sandbox_factory, 
     run = run_connector("source-contacts", "read", tmp_path, source_config(api, page_size=100), catalog("contacts"))
     assert run.returncode != 0
     assert "contacts" not in run.records  # seen on the second request, before any contact went out
-    assert run.errors[0]["message"] == ("The Contacts API served the same 100 contacts for page 2 as for page 1: the server ignores "
-                                        "the `page` parameter, or serves its last page again past the end of the list. The sync stops "
-                                        "here rather than loop or emit duplicates.")
+    assert run.errors[0]["message"] == (
+        "The Contacts API served the same 100 contacts for page 2 as for page 1: the server ignores "
+        "the `page` parameter, or serves its last page again past the end of the list. The sync stops "
+        "here rather than loop or emit duplicates."
+    )
     assert list_requests(api) == requests_of([1, 2], 100)
 
 
@@ -55,7 +65,11 @@ def test_both_streams_cost_the_same_requests_as_contacts_alone(sandbox_factory, 
     # The search: 1, 2, 4 (full), 8 (empty), 6 (empty), 5 (short); the walk: 1 to the empty 6.
     assert len(api.requests) == requests_alone == 6 + 6
     assert both.records["contacts"] == alone.records["contacts"]
-    expected_tags = [as_emitted({"contact_id": c["id"], "tag": tag, "updatedAt": c.get("updatedAt")}) for c in api.snapshot() for tag in c.get("tags") or []]
+    expected_tags = [
+        as_emitted({"contact_id": c["id"], "tag": tag, "updatedAt": c.get("updatedAt")})
+        for c in api.snapshot()
+        for tag in c.get("tags") or []
+    ]
     assert both.records["contact_tags"] == expected_tags
     # contact_tags alone also reads the API once.
     api.reset_requests()
@@ -70,7 +84,11 @@ def test_filters_are_sent_as_the_api_parameters(sandbox_factory, tmp_path):
     assert run.returncode == 0, run.stderr
     first = api.requests[0].query
     assert {key: first[key] for key in ("tags", "locationId", "channel", "searchText")} == {
-        "tags": "VIP,café", "locationId": "loc-1", "channel": "Whatsapp", "searchText": "a"}
+        "tags": "VIP,café",
+        "locationId": "loc-1",
+        "channel": "Whatsapp",
+        "searchText": "a",
+    }
 
 
 def test_5xx_and_dropped_connections_are_retried_without_loss_or_duplicates(sandbox_factory, tmp_path):
@@ -84,7 +102,9 @@ def test_5xx_and_dropped_connections_are_retried_without_loss_or_duplicates(sand
 
 def test_429_waits_out_retry_after_and_the_sync_finishes(sandbox_factory, tmp_path):
     api = sandbox_factory(contacts=300, requests_per_minute=2, window_seconds=2)
-    run = run_connector("source-contacts", "read", tmp_path, source_config(api, page_size=50, requests_per_minute=1000), catalog("contacts"))
+    run = run_connector(
+        "source-contacts", "read", tmp_path, source_config(api, page_size=50, requests_per_minute=1000), catalog("contacts")
+    )
     assert run.returncode == 0, run.stderr
     assert len(run.records["contacts"]) == 300
     assert api.throttled > 0

@@ -4,7 +4,8 @@ the connector waits what the server asked and no more, refuses waits past the ce
 
 import pytest
 
-from integration_tests.connector import as_emitted, list_requests, run_connector, source_catalog as catalog, source_config
+from integration_tests.connector import as_emitted, list_requests, run_connector, source_config
+from integration_tests.connector import source_catalog as catalog
 
 
 @pytest.mark.parametrize("retry_after_date", [False, True], ids=["seconds", "HTTP date"])
@@ -29,8 +30,10 @@ def test_a_wait_past_the_ceiling_fails_at_once_naming_the_daily_quota(sandbox_fa
     assert clock.sleeps == []
     assert run.errors[0]["failure_type"] == "transient_error"
     assert run.errors[0]["message"] == (
-        "The Contacts API asked to wait 24.0 h before the next request (HTTP 429, Retry-After), longer than max_retry_wait_seconds (5 min). "
-        "A wait that long usually means the account's daily quota (144,000 requests/day) is spent; the next sync can go on after it resets.")
+        "The Contacts API asked to wait 24.0 h before the next request (HTTP 429, Retry-After), longer than max_retry_wait_seconds (5 "
+        "min). "
+        "A wait that long usually means the account's daily quota (144,000 requests/day) is spent; the next sync can go on after it resets."
+    )
 
 
 def test_the_ceiling_is_the_users_to_raise(sandbox_factory, tmp_path, clock):
@@ -62,8 +65,8 @@ def test_a_server_that_accepts_and_never_answers_fails_in_bounded_time_saying_so
 
 
 def test_a_read_right_after_check_waits_what_the_server_asked_and_no_more(sandbox_factory, tmp_path, clock):
-    """Airbyte runs `check` right before `read`, with the same key, after a failed attempt: the server's minute holds the check's request, which
-    the read's own rate budget never saw. 15,000 contacts at 100 a page, the sandbox and the connector at 100/min."""
+    """Airbyte runs `check` right before `read`, with the same key, after a failed attempt: the server's minute holds the check's
+    request, which the read's own rate budget never saw. 15,000 contacts at 100 a page, the sandbox and the connector at 100/min."""
     api = sandbox_factory(contacts=15_000, requests_per_minute=100, window_seconds=60)
     config = source_config(api, page_size=100, requests_per_minute=100)
     start = clock.monotonic()

@@ -5,7 +5,6 @@ import tempfile
 from typing import IO, Iterator, Optional
 
 import pendulum
-
 from airbyte_cdk.models import AirbyteMessage
 
 from contacts_api.paging import Page

@@ -60,7 +60,9 @@ class SourceContacts(AbstractSource):
         pages = SharedPages(walk, self._readers)
         return [Contacts(pages, typed.start_date), ContactTags(pages, typed.start_date)]
 
-    def read(self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Any = None) -> Iterator[AirbyteMessage]:
+    def read(
+        self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Any = None
+    ) -> Iterator[AirbyteMessage]:
         # Streams are read one after the other; knowing how many will read lets the first share its walk of the API.
         self._readers = len(catalog.streams)
         # A list that moved under the walk is read again for a stream in full refresh; incremental streams keep their

@@ -6,7 +6,16 @@ import logging
 from abc import ABC, abstractmethod
 from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateBlob, AirbyteStateMessage, AirbyteStateType, AirbyteStreamState, StreamDescriptor, SyncMode, Type
+from airbyte_cdk.models import (
+    AirbyteMessage,
+    AirbyteStateBlob,
+    AirbyteStateMessage,
+    AirbyteStateType,
+    AirbyteStreamState,
+    StreamDescriptor,
+    SyncMode,
+    Type,
+)
 from airbyte_cdk.sources.streams import IncrementalMixin, Stream
 
 from source_contacts.cursor import CURSOR_FIELD, UpdatedAtCursor
@@ -42,7 +51,11 @@ class ContactsStream(Stream, IncrementalMixin, ABC):
         self._cursor = UpdatedAtCursor((value or {}).get(CURSOR_FIELD), self._start_date)
 
     def read_records(
-        self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_slice: Optional[Mapping[str, Any]] = None, stream_state: Optional[Mapping[str, Any]] = None
+        self,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]] = None,
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Any]:
         incremental = sync_mode == SyncMode.incremental
         for page in self._pages.pages():
@@ -56,7 +69,10 @@ class ContactsStream(Stream, IncrementalMixin, ABC):
         elif incremental:
             # A contact the walk may have missed is older than the bound this sync would set: the bound stays, so the
             # next sync delivers it.
-            logger.warning(f"{self.name}: the cursor stays at {self.state.get(CURSOR_FIELD, 'the start')}: the list moved while it was read, and the next sync must deliver what this one may have missed.")
+            logger.warning(
+                f"{self.name}: the cursor stays at {self.state.get(CURSOR_FIELD, 'the start')}: the list moved while it was read, and "
+                "the next sync must deliver what this one may have missed."
+            )
         trace = self._pages.trace()
         if trace:
             yield trace

@@ -56,7 +56,7 @@ class SeenIds:
         """Remembers `ids`; returns those not remembered before."""
         known: Set[str] = set()
         for start in range(0, len(ids), ID_CHUNK):
-            chunk = ids[start:start + ID_CHUNK]
+            chunk = ids[start : start + ID_CHUNK]
             known.update(row[0] for row in self._db.execute(f"SELECT id FROM seen WHERE id IN ({','.join('?' * len(chunk))})", chunk))
         self._insert(ids)
         return set(ids) - known
@@ -98,7 +98,9 @@ class CheckedWalk:
             walk = ContactWalk(self._api, self._page_size, self._filters)
             moved = yield from self._pass(walk, seen, first=True)
             if moved and self.second_pass:
-                logger.info(f"The contact list changed while it was read ({moved}): reading it once more for contacts the first pass did not see.")
+                logger.info(
+                    f"The contact list changed while it was read ({moved}): reading it once more for contacts the first pass did not see."
+                )
                 moved = yield from self._pass(ContactWalk(self._api, walk.limit, self._filters), seen, first=False)
             self.complete = moved is None
         finally:
@@ -176,21 +178,26 @@ class CheckedWalk:
         if counts["without_id"]:
             parts.append(f"{counts['without_id']} listed without an id (delivered as listed)")
         if counts["not_served"]:
-            parts.append(f"{counts['not_served']} left out of pages before the end of the list (the API served fewer than asked, "
-                         "most likely contacts it could not serialise): they are missing")
+            parts.append(
+                f"{counts['not_served']} left out of pages before the end of the list (the API served fewer than asked, "
+                "most likely contacts it could not serialise): they are missing"
+            )
         if self._moved:
             parts.append(f"the list changed while it was read ({self._moved[0]})")
             if len(self._moved) > 1 or (self.second_pass and self.complete):
                 parts.append(f"a second pass delivered {counts['second_pass_delivered']} the first had not seen")
             if not self.complete:
-                parts.append("contacts listed beyond the change may be missing" + (f" (it changed again during the second pass: {self._moved[-1]})" if len(self._moved) > 1 else ""))
+                parts.append(
+                    "contacts listed beyond the change may be missing"
+                    + (f" (it changed again during the second pass: {self._moved[-1]})" if len(self._moved) > 1 else "")
+                )
         return "Contacts read with gaps: " + "; ".join(parts) + "." if parts else None
 
 
 def _moved(sentinel: Page, now: Page, number: int) -> Optional[str]:
     """How the contacts of page `number` moved since the sentinel was read (None: they did not)."""
     before, after = [_identity(c) for c in sentinel], [_identity(c) for c in now]
-    if after[:len(before)] == before:
+    if after[: len(before)] == before:
         return None
     if after and after[0] in before:
         return f"page {number} shifted back by {before.index(after[0])}: contacts ahead of it were deleted"

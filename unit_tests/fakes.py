@@ -39,7 +39,11 @@ class ListingApi:
     def search(self, text: str, limit: int) -> List[dict]:
         """As the sandbox searches: the text within the name, or within the phone number as stored."""
         self.calls.append(("search", text))
-        return [c for c in self._all() if text.casefold() in c.get("name", "").casefold() or (self.phone_search and text in c.get("phoneNumber", ""))][:limit]
+        return [
+            c
+            for c in self._all()
+            if text.casefold() in c.get("name", "").casefold() or (self.phone_search and text in c.get("phoneNumber", ""))
+        ][:limit]
 
     def _all(self) -> List[Dict[str, Any]]:
         return [contact for page in self.pages for contact in page]

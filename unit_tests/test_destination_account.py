@@ -40,8 +40,14 @@ def test_remember_returns_a_copy_the_caller_may_change_set_tags_changes_only_tag
     assert kept == account.find("c1", None)  # what was stored ...
     kept["name"] = "changed by a caller"  # ... but not the stored contact itself
     account.set_tags("c1", ["a", "b"])
-    assert account.find("c1", None) == {"id": "c1", "name": "Contact 1", "phoneNumber": "+971500000001", "tags": ["a", "b"],
-                                        "customFields": {"n": 10**30}, "_e164": "+971500000001"}
+    assert account.find("c1", None) == {
+        "id": "c1",
+        "name": "Contact 1",
+        "phoneNumber": "+971500000001",
+        "tags": ["a", "b"],
+        "customFields": {"n": 10**30},
+        "_e164": "+971500000001",
+    }
 
 
 def test_unseen_ids_walk_in_order_while_they_are_deleted():
@@ -68,10 +74,15 @@ def test_a_few_records_into_a_big_account_cost_a_look_up_and_a_page_each():
     assert [c and c["id"] for c in found] == ["c50", "c9000", "c150", None, "c19999"]
     # c50 is on page 1, read for it; c150 on page 2, read for c9000: no look-up for either. The others: a GET each,
     # and one more page each. The walk asks for 1,000 a page, then for the 100 this server serves.
-    assert api.calls == [("list", {"limit": 1000, "page": 1}),
-                         ("list", {"limit": 100, "page": 2}), ("get", "c9000"),
-                         ("list", {"limit": 100, "page": 3}), ("get", "missing"),
-                         ("list", {"limit": 100, "page": 4}), ("get", "c19999")]
+    assert api.calls == [
+        ("list", {"limit": 1000, "page": 1}),
+        ("list", {"limit": 100, "page": 2}),
+        ("get", "c9000"),
+        ("list", {"limit": 100, "page": 3}),
+        ("get", "missing"),
+        ("list", {"limit": 100, "page": 4}),
+        ("get", "c19999"),
+    ]
 
 
 def test_known_keys_and_remembered_misses_cost_nothing():
@@ -113,9 +124,13 @@ def test_a_miss_before_any_search_found_a_number_is_checked_once_by_a_probe(capl
     with caplog.at_level(logging.INFO, logger="airbyte"):
         assert account.match(None, "+971509991236") is None
         assert account.match(None, "+971509991237") is None
-    assert api.calls == [("list", {"limit": 1000, "page": 1}), ("search", "509991236"),
-                         ("search", "500000000"),  # the probe: the first known contact's number, found
-                         ("list", {"limit": 100, "page": 2}), ("search", "509991237")]
+    assert api.calls == [
+        ("list", {"limit": 1000, "page": 1}),
+        ("search", "509991236"),
+        ("search", "500000000"),  # the probe: the first known contact's number, found
+        ("list", {"limit": 100, "page": 2}),
+        ("search", "509991237"),
+    ]
     assert "does not find contacts by phone" not in caplog.text
 
 
@@ -124,8 +139,12 @@ def test_the_probe_reads_the_next_page_when_no_page_read_shows_a_number():
     pages[0] = [{"id": f"c{n}", "name": f"Contact {n}", "tags": []} for n in range(100)]  # no phone numbers
     account, api = account_of(pages)
     assert account.match(None, "+971509991236") is None
-    assert api.calls == [("list", {"limit": 1000, "page": 1}), ("search", "509991236"),
-                         ("list", {"limit": 100, "page": 2}), ("search", "500000100")]
+    assert api.calls == [
+        ("list", {"limit": 1000, "page": 1}),
+        ("search", "509991236"),
+        ("list", {"limit": 100, "page": 2}),
+        ("search", "500000100"),
+    ]
 
 
 def test_a_server_whose_search_ignores_phone_numbers_gets_the_walk_and_a_log_line(caplog):
@@ -179,7 +198,12 @@ def test_pages_are_bought_up_to_one_per_contact_unknown_when_read_and_what_they_
     assert account.match("c250", None)["id"] == "c250"  # not read ahead: one more
     # 4 pages for 4 contacts: pages 1 to 3 show c20, c120 and c250, which need no look-up.
     assert api.calls == [("list", {"limit": 1000 if page == 1 else 100, "page": page}) for page in (1, 2, 3, 4)]
-    assert [account.match(*keys)["id"] for keys in (("c20", None), (None, "+971500000120"), ("c9000", None), ("c20", None))] == ["c20", "c120", "c9000", "c20"]
+    assert [account.match(*keys)["id"] for keys in (("c20", None), (None, "+971500000120"), ("c9000", None), ("c20", None))] == [
+        "c20",
+        "c120",
+        "c9000",
+        "c20",
+    ]
     assert api.calls[4:] == [("get", "c9000")]
 
 

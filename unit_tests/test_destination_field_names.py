@@ -9,7 +9,12 @@ def test_folded_column_names_name_the_contact_fields():
         None,
     )
     assert (record.id, record.phone, record.fields, record.tags, record.ignored) == (
-        "c1", "+971501234567", {"name": "Zoë", "phoneNumber": "+971501234567", "customFields": {"score": 3}}, ("VIP",), ())
+        "c1",
+        "+971501234567",
+        {"name": "Zoë", "phoneNumber": "+971501234567", "customFields": {"score": 3}},
+        ("VIP",),
+        (),
+    )
 
 
 def test_folded_column_names_name_the_tag_row_fields():

@@ -14,6 +14,7 @@ ADD_TAG_ROUTE = Route((None, "tags"), CONTACT_TAGS, "append", ADD_TAG)
 
 def recorder(log, name, delay=0.0, fail=False):
     """Logs (name, lane thread) when the job starts, or (name, "skipped"); then (name, "end") once it has run."""
+
     def job(skip):
         log.append((name, "skipped" if skip else threading.current_thread().name))
         if not skip:
@@ -21,6 +22,7 @@ def recorder(log, name, delay=0.0, fail=False):
             log.append((name, "end"))
             if fail:
                 raise RuntimeError(name)
+
     return job
 
 
@@ -41,7 +43,13 @@ def test_jobs_sharing_a_key_run_in_order_in_one_lane_and_others_spread():
     assert lanes["a1"] == lanes["a2"] == lanes["a3"] != lanes["b1"]
     # One after the other: each a-job starts only once the one before it ended.
     assert [(name, "end" if lane == "end" else "start") for name, lane in log if name.startswith("a")] == [
-        ("a1", "start"), ("a1", "end"), ("a2", "start"), ("a2", "end"), ("a3", "start"), ("a3", "end")]
+        ("a1", "start"),
+        ("a1", "end"),
+        ("a2", "start"),
+        ("a2", "end"),
+        ("a3", "start"),
+        ("a3", "end"),
+    ]
 
 
 @pytest.mark.parametrize("a_delay, b_delay", [(0.05, 0.2), (0.2, 0.05)], ids=["b-ends-last", "a-ends-last"])

@@ -16,12 +16,19 @@ from airbyte_cdk.sources.streams.http.error_handlers import ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from contacts_api.config import checked_base_url, parse_config
-from contacts_api.http import ContactsApi, ContactsErrorHandler, RateBudget, RetryAfterBackoff, path_segment, retry_after_seconds, without_lone_surrogates
+from contacts_api.http import (
+    ContactsApi,
+    ContactsErrorHandler,
+    RateBudget,
+    RetryAfterBackoff,
+    path_segment,
+    retry_after_seconds,
+    without_lone_surrogates,
+)
 from contacts_api.spec import connector_spec
 from destination_contacts.destination import DestinationConfig
 from integration_tests.connector import VirtualClock
 from source_contacts.source import SourceConfig
-
 
 HOST = "https://api.whautomate.com"
 
@@ -61,15 +68,25 @@ def test_dropped_connections_and_timeouts_are_retried_and_named():
     handler = ContactsErrorHandler("k", HOST)
     assert handler.interpret_response(requests.ConnectionError("reset")).response_action == ResponseAction.RETRY
     timeout = handler.interpret_response(requests.ReadTimeout("read timed out"))
-    assert (timeout.response_action, timeout.error_message) == (ResponseAction.RETRY, "https://api.whautomate.com did not answer within 60 s.")
+    assert (timeout.response_action, timeout.error_message) == (
+        ResponseAction.RETRY,
+        "https://api.whautomate.com did not answer within 60 s.",
+    )
 
 
-@pytest.mark.parametrize("headers, seconds", [
-    ({"Retry-After": "12"}, 12.0), ({"Retry-After": "1.5"}, 1.5), ({}, 60.0), ({"Retry-After": "soon"}, 60.0), ({"Retry-After": "-3"}, 60.0),
-    # The HTTP-date form, read against the server's own Date header: 49 s.
-    ({"Retry-After": "Fri, 27 Nov 2026 04:00:49 GMT", "Date": "Fri, 27 Nov 2026 04:00:00 GMT"}, 49.0),
-    ({"Retry-After": "Fri, 27 Nov 2026 03:59:00 GMT", "Date": "Fri, 27 Nov 2026 04:00:00 GMT"}, 0.0),  # already past
-])
+@pytest.mark.parametrize(
+    "headers, seconds",
+    [
+        ({"Retry-After": "12"}, 12.0),
+        ({"Retry-After": "1.5"}, 1.5),
+        ({}, 60.0),
+        ({"Retry-After": "soon"}, 60.0),
+        ({"Retry-After": "-3"}, 60.0),
+        # The HTTP-date form, read against the server's own Date header: 49 s.
+        ({"Retry-After": "Fri, 27 Nov 2026 04:00:49 GMT", "Date": "Fri, 27 Nov 2026 04:00:00 GMT"}, 49.0),
+        ({"Retry-After": "Fri, 27 Nov 2026 03:59:00 GMT", "Date": "Fri, 27 Nov 2026 04:00:00 GMT"}, 0.0),  # already past
+    ],
+)
 def test_429_waits_what_retry_after_says_in_either_form(headers, seconds):
     assert RetryAfterBackoff(VirtualClock()).backoff_time(response(429, headers=headers), attempt_count=1) == seconds
 
@@ -202,7 +219,9 @@ def test_the_typed_config_has_a_field_for_each_spec_property_and_takes_the_specs
     properties = spec.connectionSpecification["properties"]
     assert {field.name for field in dataclasses.fields(config_class)} == set(properties)
     config = parse_config(config_class, spec, {"api_key": "k"})
-    assert {name: getattr(config, name) for name, field in properties.items() if "default" in field} == {name: field["default"] for name, field in properties.items() if "default" in field}
+    assert {name: getattr(config, name) for name, field in properties.items() if "default" in field} == {
+        name: field["default"] for name, field in properties.items() if "default" in field
+    }
 
 
 def test_an_unknown_config_field_is_ignored_with_a_warning_and_a_suggestion(caplog):
@@ -211,7 +230,8 @@ def test_an_unknown_config_field_is_ignored_with_a_warning_and_a_suggestion(capl
         config = parse_config(SourceConfig, spec, {"api_key": "k", "pagesize": 5, "_limit": 5, "added_by_the_platform": True})
     assert config.page_size is None  # no default: the walk asks for the largest page the API serves
     assert [record.message for record in caplog.records] == [
-        "Ignoring config fields this connector does not know: 'pagesize' (did you mean 'page_size'?), 'added_by_the_platform'."]
+        "Ignoring config fields this connector does not know: 'pagesize' (did you mean 'page_size'?), 'added_by_the_platform'."
+    ]
 
 
 def test_a_bad_value_of_a_known_field_still_fails_as_a_config_error():
@@ -227,7 +247,9 @@ def connection_error(reason):
 
 def test_a_host_that_does_not_resolve_fails_at_once_as_a_config_error():
     conn = urllib3.connection.HTTPSConnection("nonexistent.invalid", 443)
-    name_error = urllib3.exceptions.NameResolutionError("nonexistent.invalid", conn, socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+    name_error = urllib3.exceptions.NameResolutionError(
+        "nonexistent.invalid", conn, socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    )
     name_error.__cause__ = socket.gaierror(socket.EAI_NONAME, "Name or service not known")  # as urllib3 raises it: `from` the gaierror
     resolution = ContactsErrorHandler("k", HOST).interpret_response(connection_error(name_error))
     assert (resolution.response_action, resolution.failure_type) == (ResponseAction.FAIL, FailureType.config_error)
@@ -272,9 +294,11 @@ def test_a_redirect_from_https_to_plain_http_is_refused_naming_the_target():
     with pytest.raises(AirbyteTracedException) as error:
         api.list({"limit": 1, "page": 1})
     assert error.value.message == (
-        "The Contacts API redirected GET /v1/contacts to http://api.whautomate.com/v1/contacts?limit=1&page=1 (HTTP 301), from https to plain "
+        "The Contacts API redirected GET /v1/contacts to http://api.whautomate.com/v1/contacts?limit=1&page=1 (HTTP 301), from https to "
+        "plain "
         "http, where the key would travel unencrypted; the API key is only sent to the host of base_url, so the redirect was not followed. "
-        "An API should not do that: tell its provider.")
+        "An API should not do that: tell its provider."
+    )
     assert error.value.failure_type == FailureType.config_error
     assert transport.sent == [f"{HOST}/v1/contacts?limit=1&page=1"]  # nothing followed the redirect
 

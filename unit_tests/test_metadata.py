@@ -22,8 +22,12 @@ VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["versi
 # name: (metadata.yaml, package, connectorType, the definitionId generated once: it must never change)
 CONNECTORS = {
     "source-contacts": (ROOT / "metadata.yaml", "source_contacts", "source", "ece57efe-ca65-4618-8773-e607c6b68589"),
-    "destination-contacts": (ROOT / "destination_contacts" / "metadata.yaml", "destination_contacts", "destination",
-                             "5801235e-28dc-4a29-ae1b-4e4fc62ef8db"),
+    "destination-contacts": (
+        ROOT / "destination_contacts" / "metadata.yaml",
+        "destination_contacts",
+        "destination",
+        "5801235e-28dc-4a29-ae1b-4e4fc62ef8db",
+    ),
 }
 
 

@@ -42,10 +42,13 @@ def test_without_page_size_the_walk_asks_for_1000_and_then_for_what_the_server_s
     assert api.calls == calls((1, 1000), (2, 40), (3, 40), (4, 40))
 
 
-@pytest.mark.parametrize("refusal, tried", [
-    ("limit must be between 1 and {}", [1000, 100]),  # the maximum the server names
-    ("page size too large", [1000, 500, 250, 100]),  # else smaller limits in turn
-])
+@pytest.mark.parametrize(
+    "refusal, tried",
+    [
+        ("limit must be between 1 and {}", [1000, 100]),  # the maximum the server names
+        ("page size too large", [1000, 500, 250, 100]),  # else smaller limits in turn
+    ],
+)
 def test_a_refused_default_limit_gets_a_smaller_one(refusal, tried):
     api = ListingApi(pages_of(100, 0), refuse_above=100, refusal=refusal)
     assert [len(page) for page in ContactWalk(api).pages()] == [100, 0]
@@ -115,5 +118,3 @@ def test_cursor_never_moves_past_the_start_of_the_walk():
 def test_start_date_is_the_first_bound_and_state_wins_over_it():
     assert UpdatedAtCursor(None, "2025-06-01T00:00:00Z").state() == {"updatedAt": "2025-06-01T00:00:00.000Z"}
     assert UpdatedAtCursor("2026-02-02T00:00:00Z", "2025-06-01T00:00:00Z").state() == {"updatedAt": "2026-02-02T00:00:00.000Z"}
-
-

@@ -91,8 +91,17 @@ from integration_tests.connector import as_emitted  # noqa: E402  (how the CDK w
 from source_contacts.streams import Contacts, ContactTags  # noqa: E402
 from unit_tests.fakes import ListingApi  # noqa: E402
 
-SERVER_ONLY = {"createdAt": "2025-01-01T00:00:00.000Z", "updatedAt": "2025-02-01T00:00:00.000Z", "channel": "Whatsapp", "lastActivity": None}
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8), lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+SERVER_ONLY = {
+    "createdAt": "2025-01-01T00:00:00.000Z",
+    "updatedAt": "2025-02-01T00:00:00.000Z",
+    "channel": "Whatsapp",
+    "lastActivity": None,
+}
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
 
 
 @st.composite
@@ -103,8 +112,13 @@ def account_contacts(draw):
     if region is not None:  # a national spelling needs a default region to be read; the account stores international ones
         text = phonenumbers.format_number(phonenumbers.parse(text, region), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     # Any id but the dot segments no URL path can carry (refused with a reason: test_paths.py); the API's are hex.
-    contact = {"id": draw(st.text(min_size=1, max_size=24).filter(lambda value: value.strip() and value not in (".", ".."))), "name": draw(st.text(min_size=1, max_size=20).filter(str.strip)),
-               "phoneNumber": text, "tags": draw(st.lists(st.text(min_size=1, max_size=12).filter(str.strip), max_size=5, unique=True)), **SERVER_ONLY}
+    contact = {
+        "id": draw(st.text(min_size=1, max_size=24).filter(lambda value: value.strip() and value not in (".", ".."))),
+        "name": draw(st.text(min_size=1, max_size=20).filter(str.strip)),
+        "phoneNumber": text,
+        "tags": draw(st.lists(st.text(min_size=1, max_size=12).filter(str.strip), max_size=5, unique=True)),
+        **SERVER_ONLY,
+    }
     optional = {
         "stage": st.sampled_from(["Subscriber", "Lead", "Customer", "Churned", ""]),
         "notes": st.text(max_size=30),

@@ -60,14 +60,17 @@ def test_max_limit_caps_silently(http):
         assert ids_of(http.get(url, params={"limit": 1000, "page": 4})) == ids[30:]
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"page": 0}, "page must be a positive integer"),
-    ({"page": -1}, "page must be a positive integer"),
-    ({"page": "abc"}, "page must be a positive integer"),
-    ({"page": "1.5"}, "page must be a positive integer"),
-    ({"limit": 0}, "limit must be a positive integer"),
-    ({"limit": "ten"}, "limit must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"page": 0}, "page must be a positive integer"),
+        ({"page": -1}, "page must be a positive integer"),
+        ({"page": "abc"}, "page must be a positive integer"),
+        ({"page": "1.5"}, "page must be a positive integer"),
+        ({"limit": 0}, "limit must be a positive integer"),
+        ({"limit": "ten"}, "limit must be a positive integer"),
+    ],
+)
 def test_bad_paging_parameters_are_400(http, params, message):
     with SandboxAPI(contacts=3) as api:
         response = http.get(f"{api.url}/v1/contacts", params=params)
@@ -77,16 +80,36 @@ def test_bad_paging_parameters_are_400(http, params, message):
 def test_filters(http):
     dubai, marina = LOCATIONS[0], LOCATIONS[1]
     with SandboxAPI() as api:
-        api.add_contacts([
-            {"id": "a", "name": "José Müller", "phoneNumber": "+971500000001", "tags": ["VIP", "café"],
-             "location": dubai, "channel": "Whatsapp"},
-            {"id": "b", "name": "Zoë Ødegård", "phoneNumber": "+971500000002", "tags": ["black friday"],
-             "location": marina, "channel": "Instagram"},
-            {"id": "c", "name": "李雷", "phoneNumber": "+971500000003", "tags": []},
-            {"id": "d", "name": "JOSÉ ALVES", "phoneNumber": "+971500000004", "tags": ["VIP"],
-             "location": dubai, "channel": "Messenger"},
-            {"id": "e", "name": "Ahmed Khan", "phoneNumber": "+447700900123", "tags": None, "location": None},
-        ])
+        api.add_contacts(
+            [
+                {
+                    "id": "a",
+                    "name": "José Müller",
+                    "phoneNumber": "+971500000001",
+                    "tags": ["VIP", "café"],
+                    "location": dubai,
+                    "channel": "Whatsapp",
+                },
+                {
+                    "id": "b",
+                    "name": "Zoë Ødegård",
+                    "phoneNumber": "+971500000002",
+                    "tags": ["black friday"],
+                    "location": marina,
+                    "channel": "Instagram",
+                },
+                {"id": "c", "name": "李雷", "phoneNumber": "+971500000003", "tags": []},
+                {
+                    "id": "d",
+                    "name": "JOSÉ ALVES",
+                    "phoneNumber": "+971500000004",
+                    "tags": ["VIP"],
+                    "location": dubai,
+                    "channel": "Messenger",
+                },
+                {"id": "e", "name": "Ahmed Khan", "phoneNumber": "+447700900123", "tags": None, "location": None},
+            ]
+        )
 
         def listed(**params):
             return ids_of(http.get(f"{api.url}/v1/contacts", params=params))
@@ -110,8 +133,12 @@ def test_filters(http):
 
 def test_search_text_without_phone_search_matches_names_only(http):
     with SandboxAPI(search_phones=False) as api:
-        api.add_contacts([{"id": "a", "name": "Room 4477", "phoneNumber": "+971500000001"},
-                          {"id": "b", "name": "Ahmed Khan", "phoneNumber": "+447700900123"}])
+        api.add_contacts(
+            [
+                {"id": "a", "name": "Room 4477", "phoneNumber": "+971500000001"},
+                {"id": "b", "name": "Ahmed Khan", "phoneNumber": "+447700900123"},
+            ]
+        )
         assert ids_of(http.get(f"{api.url}/v1/contacts", params={"searchText": "4477"})) == ["a"]
         assert ids_of(http.get(f"{api.url}/v1/contacts", params={"searchText": "0900123"})) == []
 
@@ -151,33 +178,41 @@ def test_wrong_or_missing_key_is_401(http):
 def test_create_get_update_delete(http):
     with SandboxAPI() as api:
         url = f"{api.url}/v1/contacts"
-        created = http.post(url, json={"name": "Zoë", "phoneNumber": "+971 50 123 4567", "email": "z@x.io",
-                                       "id": "mine", "createdAt": OLD})
+        created = http.post(url, json={"name": "Zoë", "phoneNumber": "+971 50 123 4567", "email": "z@x.io", "id": "mine", "createdAt": OLD})
         assert created.status_code == 200
         zoe = created.json()
         assert zoe["id"] == object_id(1) == "66000000a1b2c3d4e5000001"
         assert ISO.match(zoe["createdAt"]) and zoe["updatedAt"] == zoe["createdAt"]
-        assert zoe == {"id": object_id(1), "tags": [], "name": "Zoë", "phoneNumber": "+971 50 123 4567",
-                       "email": "z@x.io", "createdAt": zoe["createdAt"], "updatedAt": zoe["createdAt"]}
+        assert zoe == {
+            "id": object_id(1),
+            "tags": [],
+            "name": "Zoë",
+            "phoneNumber": "+971 50 123 4567",
+            "email": "z@x.io",
+            "createdAt": zoe["createdAt"],
+            "updatedAt": zoe["createdAt"],
+        }
         assert http.get(f"{url}/{zoe['id']}").json() == zoe
 
         duplicate = http.post(url, json={"name": "Other", "phoneNumber": "+971501234567"})
-        assert (duplicate.status_code, duplicate.json()) == (
-            409, {"message": "Contact with this phone number already exists"})
+        assert (duplicate.status_code, duplicate.json()) == (409, {"message": "Contact with this phone number already exists"})
         ali = http.post(url, json={"name": "Ali", "phoneNumber": "+971509999999", "tags": ["VIP"]}).json()
         assert (ali["id"], ali["tags"]) == (object_id(2), ["VIP"])
         assert http.put(f"{url}/{ali['id']}", json={"name": "Ali", "phoneNumber": "971-50-123-4567"}).status_code == 409
 
-        updated = http.put(f"{url}/{zoe['id']}", json={"name": "Zoë Ø", "phoneNumber": "+971501234567",
-                                                       "stage": "Lead", "id": "x", "createdAt": OLD}).json()
-        assert updated == {**zoe, "name": "Zoë Ø", "phoneNumber": "+971501234567", "stage": "Lead",
-                           "updatedAt": updated["updatedAt"]}
+        updated = http.put(
+            f"{url}/{zoe['id']}", json={"name": "Zoë Ø", "phoneNumber": "+971501234567", "stage": "Lead", "id": "x", "createdAt": OLD}
+        ).json()
+        assert updated == {**zoe, "name": "Zoë Ø", "phoneNumber": "+971501234567", "stage": "Lead", "updatedAt": updated["updatedAt"]}
         assert updated["updatedAt"] >= zoe["updatedAt"]
         assert [c["id"] for c in http.get(url).json()] == [zoe["id"], ali["id"]]
 
         assert http.delete(f"{url}/{zoe['id']}").json() == {"success": True}
-        for response in (http.get(f"{url}/{zoe['id']}"), http.delete(f"{url}/{zoe['id']}"),
-                         http.put(f"{url}/{zoe['id']}", json={"name": "A", "phoneNumber": "+1"})):
+        for response in (
+            http.get(f"{url}/{zoe['id']}"),
+            http.delete(f"{url}/{zoe['id']}"),
+            http.put(f"{url}/{zoe['id']}", json={"name": "A", "phoneNumber": "+1"}),
+        ):
             assert (response.status_code, response.json()) == (404, {"message": "Contact not found"})
         assert [c["id"] for c in http.get(url).json()] == [ali["id"]]
         again = http.post(url, json={"name": "Zoë", "phoneNumber": "+971501234567"})  # the phone is free again
@@ -195,15 +230,18 @@ def test_update_bumps_updated_at_and_merges():
         assert api.contacts["c1"] == body
 
 
-@pytest.mark.parametrize("method, body, message", [
-    ("post", {"phoneNumber": "+1"}, "name is required and must be a non-empty string"),
-    ("post", {"name": "A", "phoneNumber": ""}, "phoneNumber is required and must be a non-empty string"),
-    ("post", {"name": "A", "phoneNumber": 971}, "phoneNumber is required and must be a non-empty string"),
-    ("post", {"name": " ", "phoneNumber": "+1"}, "name is required and must be a non-empty string"),
-    ("post", {"name": "A", "phoneNumber": "+1", "tags": "VIP"}, "tags must be an array of strings"),
-    ("post", ["not", "an", "object"], "Request body must be a JSON object"),
-    ("put", {"name": "A"}, "phoneNumber is required and must be a non-empty string"),
-])
+@pytest.mark.parametrize(
+    "method, body, message",
+    [
+        ("post", {"phoneNumber": "+1"}, "name is required and must be a non-empty string"),
+        ("post", {"name": "A", "phoneNumber": ""}, "phoneNumber is required and must be a non-empty string"),
+        ("post", {"name": "A", "phoneNumber": 971}, "phoneNumber is required and must be a non-empty string"),
+        ("post", {"name": " ", "phoneNumber": "+1"}, "name is required and must be a non-empty string"),
+        ("post", {"name": "A", "phoneNumber": "+1", "tags": "VIP"}, "tags must be an array of strings"),
+        ("post", ["not", "an", "object"], "Request body must be a JSON object"),
+        ("put", {"name": "A"}, "phoneNumber is required and must be a non-empty string"),
+    ],
+)
 def test_invalid_bodies_are_400(http, method, body, message):
     with SandboxAPI(contacts=1) as api:
         url = f"{api.url}/v1/contacts" + (f"/{object_id(1)}" if method == "put" else "")
@@ -214,8 +252,9 @@ def test_invalid_bodies_are_400(http, method, body, message):
 def test_malformed_json_is_400(http):
     with SandboxAPI(contacts=1) as api:
         for method, path in (("POST", ""), ("PUT", f"/{object_id(1)}"), ("POST", f"/{object_id(1)}/tags/add")):
-            response = http.request(method, f"{api.url}/v1/contacts{path}", data=b'{"name": "A",',
-                                    headers={"Content-Type": "application/json"})
+            response = http.request(
+                method, f"{api.url}/v1/contacts{path}", data=b'{"name": "A",', headers={"Content-Type": "application/json"}
+            )
             assert (response.status_code, response.json()) == (400, {"message": "Malformed JSON body"})
         assert api.requests[0].body is None
 
@@ -237,7 +276,9 @@ def test_tag_endpoints(http):
         assert http.post(f"{base}/c1/tags/remove", json={"tags": ["a", "c", "zzz"]}).json() == {"id": "c1", "tags": ["b"]}
         assert api.contacts["c1"]["updatedAt"] != OLD
         assert http.post(f"{base}/c2/tags/add", json={"tags": ["black friday", "café"]}).json() == {
-            "id": "c2", "tags": ["black friday", "café"]}
+            "id": "c2",
+            "tags": ["black friday", "café"],
+        }
         assert api.contacts["c2"]["tags"] == ["black friday", "café"]
 
         for body in ({"tags": "a"}, {"tags": [1]}, {}, {"tags": None}):
@@ -257,8 +298,15 @@ def test_ids_in_paths_are_percent_decoded_and_unknown_paths_are_404(http):
         assert http.post(f"{base}/%C3%BC%3Fx/tags/add", json={"tags": ["t"]}).json() == {"id": "ü?x", "tags": ["t"]}
         assert http.delete(f"{base}/a%2Fb%20c").json() == {"success": True}
         assert api.requests[0].path == "/v1/contacts/a%2Fb%20c"
-        for path in ("/", "/v1/contact", "/v2/contacts", "/v1/contacts/", "/v1/contacts/x/y",
-                     "/v1/contacts/x/tags/other", "/v1/contacts/x/tags/add/more"):
+        for path in (
+            "/",
+            "/v1/contact",
+            "/v2/contacts",
+            "/v1/contacts/",
+            "/v1/contacts/x/y",
+            "/v1/contacts/x/tags/other",
+            "/v1/contacts/x/tags/add/more",
+        ):
             response = http.get(api.url + path)
             assert (response.status_code, response.json()) == (404, {"message": "Not found"}), path
 
@@ -347,7 +395,11 @@ def test_injected_errors_cycle_statuses_and_alternate_json_and_html(http):
         responses = [http.get(f"{api.url}/v1/contacts") for _ in range(4)]
         assert [r.status_code for r in responses] == [500, 502, 503, 500]
         assert [r.headers["Content-Type"].split(";")[0] for r in responses] == [
-            "application/json", "text/html", "application/json", "text/html"]
+            "application/json",
+            "text/html",
+            "application/json",
+            "text/html",
+        ]
         assert responses[0].json() == {"message": "Internal server error"}
         assert responses[1].text == "<html><body><h1>502 Server Error</h1><ul></ul></body></html>"
 
@@ -417,9 +469,19 @@ def test_recorded_requests_and_reset(http):
         http.post(f"{api.url}/v1/contacts/{object_id(1)}/tags/add", json={"tags": ["x"]})
         first, second = api.requests
         assert (first.method, first.path, first.query, first.status, first.body) == (
-            "GET", "/v1/contacts", {"limit": "2", "tags": "VIP,café"}, 200, None)
+            "GET",
+            "/v1/contacts",
+            {"limit": "2", "tags": "VIP,café"},
+            200,
+            None,
+        )
         assert (second.method, second.path, second.query, second.status, second.body) == (
-            "POST", f"/v1/contacts/{object_id(1)}/tags/add", {}, 200, {"tags": ["x"]})
+            "POST",
+            f"/v1/contacts/{object_id(1)}/tags/add",
+            {},
+            200,
+            {"tags": ["x"]},
+        )
         assert first.received_at <= second.received_at <= time.monotonic()
         api.reset_requests()
         assert api.requests == []
@@ -427,9 +489,26 @@ def test_recorded_requests_and_reset(http):
 
 def test_cli_serves_until_sigterm():
     root = Path(__file__).resolve().parents[1]
-    process = subprocess.Popen([sys.executable, "-m", "integration_tests.sandbox", "--port", "0", "--contacts", "5",
-                                "--seed", "1", "--api-key", "cli-key", "--max-limit", "3"],
-                               cwd=root, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "integration_tests.sandbox",
+            "--port",
+            "0",
+            "--contacts",
+            "5",
+            "--seed",
+            "1",
+            "--api-key",
+            "cli-key",
+            "--max-limit",
+            "3",
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stdout.readline()
         match = re.fullmatch(r"Sandbox Contacts API on (http://127\.0\.0\.1:\d+) \(key: cli-key\)\n", line)
@@ -452,15 +531,35 @@ def test_seeded_data_is_deterministic():
     with SandboxAPI(contacts=50, seed=11) as api:
         assert api.snapshot() == generate_contacts(50, seed=11)
     assert generate_contacts(2, seed=1) == [
-        {"id": "66000000a1b2c3d4e5000001", "name": "Ахмед Кузнецова", "phoneNumber": "+971576397250",
-         "location": LOCATIONS[1], "stage": "Lead", "notes": "Ünïcödé note ✨",
-         "customFields": {"score": 78, "segment": "dormant"}, "tags": [], "channel": "Instagram",
-         "instagramId": "17800000000000000", "lastActivity": None,
-         "createdAt": "2025-08-20T08:23:09.039Z", "updatedAt": "2026-04-04T09:10:39.959Z"},
-        {"id": "66000000a1b2c3d4e5000002", "name": "فاطمة الزهراء", "phoneNumber": "+971504431313",
-         "stage": "Subscriber", "notes": "Prefers WhatsApp", "customFields": {"score": 93, "segment": "dormant"},
-         "tags": ["café", "support"], "channel": "Whatsapp", "username": "ahmed.k495", "lastActivity": None,
-         "createdAt": "2025-12-02T10:51:00.265Z", "updatedAt": "2026-01-17T12:23:00.443Z"},
+        {
+            "id": "66000000a1b2c3d4e5000001",
+            "name": "Ахмед Кузнецова",
+            "phoneNumber": "+971576397250",
+            "location": LOCATIONS[1],
+            "stage": "Lead",
+            "notes": "Ünïcödé note ✨",
+            "customFields": {"score": 78, "segment": "dormant"},
+            "tags": [],
+            "channel": "Instagram",
+            "instagramId": "17800000000000000",
+            "lastActivity": None,
+            "createdAt": "2025-08-20T08:23:09.039Z",
+            "updatedAt": "2026-04-04T09:10:39.959Z",
+        },
+        {
+            "id": "66000000a1b2c3d4e5000002",
+            "name": "فاطمة الزهراء",
+            "phoneNumber": "+971504431313",
+            "stage": "Subscriber",
+            "notes": "Prefers WhatsApp",
+            "customFields": {"score": 93, "segment": "dormant"},
+            "tags": ["café", "support"],
+            "channel": "Whatsapp",
+            "username": "ahmed.k495",
+            "lastActivity": None,
+            "createdAt": "2025-12-02T10:51:00.265Z",
+            "updatedAt": "2026-01-17T12:23:00.443Z",
+        },
     ]
 
 

@@ -35,8 +35,14 @@ def every_id(count):
 
 def test_every_switch_is_off_by_default():
     switches = {field.name: getattr(Faults(), field.name) for field in dataclasses.fields(Faults)}
-    assert switches == {**dict.fromkeys(switches, None), **dict.fromkeys(("cap_after_offset", "clamp_page", "newest_first", "retry_after_date"), False),
-                        "churn_deletes": 0, "churn_creates": 0, "churn_times": 1, "broken_body_after": 0}
+    assert switches == {
+        **dict.fromkeys(switches, None),
+        **dict.fromkeys(("cap_after_offset", "clamp_page", "newest_first", "retry_after_date"), False),
+        "churn_deletes": 0,
+        "churn_creates": 0,
+        "churn_times": 1,
+        "broken_body_after": 0,
+    }
     with pytest.raises(ValueError, match="broken_body must be one of html, message, data, null, empty, truncated"):
         Faults(broken_body="xml")
 
@@ -45,7 +51,10 @@ def test_every_switch_is_off_by_default():
 
 
 def test_a_cap_applied_after_the_offset_skips_what_lies_between(http):
-    with SandboxAPI(contacts=100, max_limit=10, cap_after_offset=True) as capped_after, SandboxAPI(contacts=100, max_limit=10) as capped_before:
+    with (
+        SandboxAPI(contacts=100, max_limit=10, cap_after_offset=True) as capped_after,
+        SandboxAPI(contacts=100, max_limit=10) as capped_before,
+    ):
         assert ids(listed(http, capped_after, limit=50, page=2)) == every_id(100)[50:60]
         assert ids(listed(http, capped_before, limit=50, page=2)) == every_id(100)[10:20]
         assert ids(listed(http, capped_after, limit=10, page=2)) == every_id(100)[10:20]  # asking for the cap loses nothing
@@ -97,7 +106,13 @@ def test_churn_deletes_from_the_front_and_creates_right_after_the_page_it_follow
         assert ids(listed(http, api, limit=4, page=2)) == every_id(10)[6:10]
         assert ids(listed(http, api, limit=4, page=3)) == [object_id(11)]
         assert api.snapshot()[-1] | {"id": "x", "createdAt": "t", "updatedAt": "t"} == {
-            "id": "x", "name": "Created meanwhile 1", "phoneNumber": "+966500000001", "tags": [], "createdAt": "t", "updatedAt": "t"}
+            "id": "x",
+            "name": "Created meanwhile 1",
+            "phoneNumber": "+966500000001",
+            "tags": [],
+            "createdAt": "t",
+            "updatedAt": "t",
+        }
         listed(http, api, limit=4, page=1)
         assert len(api.snapshot()) == 9  # churn_times: once
 
@@ -119,7 +134,9 @@ def test_broken_bodies_replace_list_answers_after_the_good_ones_for_as_many_as_a
 
 def test_strings_cut_mid_emoji_go_out_as_a_lone_surrogate_escape(http):
     with SandboxAPI(cut_strings_at=5) as api:
-        [stored] = api.add_contacts([{"name": "Zoë 🌸 Ødegård", "phoneNumber": "+971500000001", "notes": "ok", "tags": ["café ☕", "🚀🚀🚀"]}])
+        [stored] = api.add_contacts(
+            [{"name": "Zoë 🌸 Ødegård", "phoneNumber": "+971500000001", "notes": "ok", "tags": ["café ☕", "🚀🚀🚀"]}]
+        )
         raw = http.get(f"{api.url}/v1/contacts").content
         assert b'"name": "Zo\xc3\xab \\ud83c"' in raw and "🚀🚀\\ud83d".encode() in raw
         [served] = json.loads(raw)
@@ -171,9 +188,31 @@ def test_a_redirect_sends_every_request_elsewhere_with_its_path_and_query(http):
 
 def test_the_cli_takes_every_switch():
     root = Path(__file__).resolve().parents[1]
-    process = subprocess.Popen([sys.executable, "-m", "integration_tests.sandbox", "--port", "0", "--contacts", "6", "--api-key", KEY,
-                                "--newest-first", "--reject-limit-above", "4", "--drop-every", "2", "--broken-body", "null",
-                                "--broken-body-after", "1"], cwd=root, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "integration_tests.sandbox",
+            "--port",
+            "0",
+            "--contacts",
+            "6",
+            "--api-key",
+            KEY,
+            "--newest-first",
+            "--reject-limit-above",
+            "4",
+            "--drop-every",
+            "2",
+            "--broken-body",
+            "null",
+            "--broken-body-after",
+            "1",
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = re.fullmatch(r"Sandbox Contacts API on (\S+) \(key: sandbox-key\)\n", process.stdout.readline())[1]
         with requests.Session() as http:
