@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,18 +33,21 @@ SCRIPTS = {"source-contacts": source_run.run, "destination-contacts": destinatio
 
 
 class VirtualClock(Clock):
-    """Real time, plus every second the code under test slept: a sleep returns at once and moves this clock on.
-    Lanes that sleep at once each move it, so waits can only come out longer than asked, never shorter."""
+    """Time that moves only when the code under test sleeps: a sleep returns at once and moves this clock on by what
+    was asked, so what a test reads of it is what the code decided, whatever the machine's speed. Lanes that sleep at
+    once each move it, so waits can only come out longer than asked, never shorter. It starts at a whole number, so
+    that whole-second waits add up exactly."""
+
+    START = 1_000_000.0
 
     def __init__(self) -> None:
         self._skipped = 0.0
         self._lock = threading.Lock()
-        self._epoch = pendulum.now("UTC")
-        self._start = time.monotonic()
+        self._epoch = pendulum.now("UTC").replace(microsecond=0)  # on a whole second, as HTTP dates are
         self.sleeps: List[float] = []
 
     def monotonic(self) -> float:
-        return time.monotonic() + self._skipped
+        return self.START + self._skipped
 
     def sleep(self, seconds: float) -> None:
         with self._lock:
@@ -53,7 +55,7 @@ class VirtualClock(Clock):
             self._skipped += max(0.0, seconds)
 
     def now(self) -> pendulum.DateTime:
-        return self._epoch.add(seconds=self.monotonic() - self._start)
+        return self._epoch.add(seconds=self._skipped)
 
     @property
     def slept(self) -> float:

@@ -25,11 +25,12 @@ import socketserver
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import islice
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from integration_tests.faults import Faults, encode_json
@@ -281,7 +282,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.pinned_date or super().date_time_string(timestamp)
 
     def do_GET(self) -> None:
-        self.api._serve(self)
+        with self.api._held():
+            self.api._serve(self)
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
 
@@ -344,6 +346,8 @@ class SandboxAPI:
         self.clock = clock  # monotonic seconds: the rate window's time (tests share a virtual clock with the connector)
         self.contacts: dict[str, dict] = {c["id"]: c for c in generate_contacts(contacts, seed)}
         self.throttled = 0
+        self.most_in_flight = 0  # the most requests the sandbox held at once, from arrival to the end of the answer
+        self._in_flight = 0
         self._early_count = 0
         self._id_counter = contacts
         self._order: list[dict] | None = None  # contacts in order, for slicing; rebuilt after deletes
@@ -426,6 +430,17 @@ class SandboxAPI:
             return json.loads(json.dumps(stored))
 
     # --- request pipeline -----------------------------------------------------------------
+
+    @contextmanager
+    def _held(self) -> Iterator[None]:
+        with self._lock:
+            self._in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def _serve(self, h: _Handler) -> None:
         received_at = self.clock()

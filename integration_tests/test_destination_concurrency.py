@@ -1,5 +1,5 @@
 """destination-contacts write with several lanes (max_workers): the real CLI against a sandbox with latency.
-Exact requests per contact, exact final state, and overlap measured from the sandbox's request log."""
+Exact requests per contact, exact final state, and overlap as the sandbox counts it: the most requests it held at once."""
 
 import json
 from collections import Counter
@@ -7,19 +7,6 @@ from collections import Counter
 from integration_tests.connector import A, B, C, account, counts, phone, reads, record, seed, state, summary, write, writes
 
 LATENCY_MS = 50
-
-
-def in_flight(api):
-    """Most requests the sandbox held at once: each holds the server for LATENCY_MS after it arrives."""
-    times = sorted(r.received_at for r in api.requests)
-    window = LATENCY_MS / 1000
-    return max(sum(1 for t in times[i:] if t < start + window) for i, start in enumerate(times))
-
-
-def span(api):
-    """Seconds from the first to the last write request, as the sandbox received them."""
-    times = [r.received_at for r in api.requests if r.method != "GET"]
-    return max(times) - min(times)
 
 
 def by_phone(api):
@@ -80,10 +67,9 @@ def test_four_lanes_overlap_requests_and_end_in_the_same_state_as_one(sandbox_fa
     assert by_phone(four) == by_phone(one)
     assert by_phone(four)[phone(0)] == {"name": "New 0", "phoneNumber": phone(0), "tags": ["new", "t0"]}
     assert by_phone(four)[phone(100)] == {"name": "Old 0", "phoneNumber": phone(100), "stage": "Customer", "tags": ["old", "vip"]}
-    # One lane waits for each answer; four keep four requests in flight, never more.
-    assert in_flight(one) == 1
-    assert 3 <= in_flight(four) <= 4
-    assert span(four) < span(one) / 2
+    # One lane waits for each answer; four keep several requests in flight (each answer takes 50 ms), never more than four.
+    assert one.most_in_flight == 1
+    assert 3 <= four.most_in_flight <= 4
 
 
 def test_changes_to_one_contact_stay_in_order_across_lanes(sandbox_factory, tmp_path):
