@@ -72,6 +72,22 @@ def test_records_that_fail_the_sync(message, catalog, error):
     assert error in str(raised.value)
 
 
+CHOSEN = ["append_dedup", "overwrite_dedup", "overwrite", "update", "soft_delete"]
+
+
+@pytest.mark.parametrize(
+    "refreshes, sent",
+    [
+        (True, ["append_dedup", "append_dedup", "append", "append", "append"]),
+        (False, ["append_dedup", "overwrite", "overwrite", "append", "append"]),
+    ],
+)
+def test_the_source_gets_the_modes_as_the_platform_serializes_them(tmp_path, refreshes, sent):
+    """DefaultProtocolSerializer for a source; the record check keeps the modes as chosen."""
+    catalog = {"streams": [configured(mode=mode)["streams"][0] for mode in CHOSEN]}
+    assert [s["destination_sync_mode"] for s in Platform(tmp_path, refreshes=refreshes)._as_sent_to_source(catalog)["streams"]] == sent
+
+
 def test_a_source_record_without_its_key_fails_the_platforms_sync(sandbox_factory, tmp_path, monkeypatch):
     """What every deduplicated sync of an account with an id-less contact did before the source held them back: the
     harness fails it as the platform does."""
