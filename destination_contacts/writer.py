@@ -1,7 +1,8 @@
 """The write step, run in the lane that owns the contact (lanes.py), so it sees every earlier change to it: the
 contact as known now, the plan (plan.py), the calls, and the recoveries the API's answers call for (a 409 on create,
-a 404 on a contact deleted since it was found, a create answered with a body that says nothing: looked up by phone), each as its operation's row in modes.py says. Every outcome goes
-into the record's Outcome; a RecordProblem it cannot recover from rejects the record; anything else fails the sync.
+a 404 on a contact deleted since it was found, a create answered with a body that says nothing: looked up by
+phone), each as its operation's row in modes.py says. Every outcome goes into the record's Outcome; a RecordProblem
+it cannot recover from rejects the record; anything else fails the sync.
 
 A dry run writes through PlannedCalls, which answers as the API would and sends nothing, so later records of the
 same sync see this one's planned effect."""
