@@ -77,12 +77,15 @@ class Refused(Exception):
 
 
 class RecordProblem(Exception):
-    """A write the API refused for the record's sake; the destination rejects the record or recovers (409, 404)."""
+    """A write the API refused for the record's sake; the destination rejects the record or recovers (409, 404).
+    `after_unsure`: the refusal answered a retry of a write whose earlier answer said nothing (a body that was not the
+    API's), so the earlier try may be what it refers to (a 404 to a DELETE: that try deleted the contact)."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.after_unsure = False
 
 
 class ApiKeyAuthenticator(AbstractHeaderAuthenticator):
@@ -371,34 +374,43 @@ class ContactsApi:
         page, _ = self.list({"limit": limit, "page": 1, "searchText": text})
         return page
 
-    def create(self, body: Mapping[str, Any]) -> dict:
-        return self._write("POST", (), body)
+    def create(self, body: Mapping[str, Any], created: Callable[[], Optional[dict]]) -> dict:
+        """The new contact, as the API answered. A POST is not safe to repeat: after an answer that says nothing of
+        whether it created the contact, `created` finds out (the contact as it now exists, or None), and only a None
+        sends the POST again."""
+        return self._write("POST", (), body, contact_with_id, settle=created)
 
     def update(self, contact_id: str, body: Mapping[str, Any]) -> dict:
-        return self._write("PUT", (contact_id,), body)
+        return self._write("PUT", (contact_id,), body, contact_with_id)
 
     def add_tags(self, contact_id: str, tags: Collection[str]) -> dict:
-        return self._write("POST", (contact_id, "tags", "add"), {"tags": list(tags)})
+        return self._write("POST", (contact_id, "tags", "add"), {"tags": list(tags)}, tags_answer)
 
     def remove_tags(self, contact_id: str, tags: Collection[str]) -> dict:
-        return self._write("POST", (contact_id, "tags", "remove"), {"tags": list(tags)})
+        return self._write("POST", (contact_id, "tags", "remove"), {"tags": list(tags)}, tags_answer)
 
     def delete(self, contact_id: str) -> None:
-        self._write("DELETE", (contact_id,), None)
+        self._write("DELETE", (contact_id,), None, deleted_answer)
 
-    def _write(self, method: str, segments: tuple, body: Optional[Mapping[str, Any]]) -> dict:
-        """The answer as an object ({} when it is not one: the API's write answers are undocumented, so the caller
-        keeps what it sent). A 400/404/409/413/422 is the record's own problem: RecordProblem, not a failure."""
-        response = self.send(method, self.url(*segments), json=body, passes=RECORD_STATUSES)
-        if response.status_code in RECORD_STATUSES:
-            raise RecordProblem(
-                RECORD_STATUSES[response.status_code], f"HTTP {response.status_code}: {server_message(response, self._api_key)}"
-            )
-        try:
-            answer = response.json()
-        except ValueError:
-            return {}
-        return without_lone_surrogates(answer) if isinstance(answer, dict) else {}
+    def _write(
+        self,
+        method: str,
+        segments: tuple,
+        body: Optional[Mapping[str, Any]],
+        answer: Callable[[requests.Response], dict],
+        settle: Optional[Callable[[], Optional[dict]]] = None,
+    ) -> dict:
+        """The endpoint's answer (`answer` raises BrokenBody for a 2xx that is not it: retried, the write being
+        idempotent, or settled first). A 400/404/409/413/422 is the record's own problem: RecordProblem, not a failure."""
+
+        def parsed(response: requests.Response) -> dict:
+            if response.status_code in RECORD_STATUSES:
+                raise RecordProblem(
+                    RECORD_STATUSES[response.status_code], f"HTTP {response.status_code}: {server_message(response, self._api_key)}"
+                )
+            return answer(response)
+
+        return self.send(method, self.url(*segments), json=body, passes=RECORD_STATUSES, parse=parsed, settle=settle)
 
     def send(
         self,
@@ -408,14 +420,17 @@ class ContactsApi:
         json: Any = None,
         passes: Collection[int] = (),
         parse: Optional[Callable[[requests.Response], Parsed]] = None,
+        settle: Optional[Callable[[], Optional[Parsed]]] = None,
     ) -> Union[Parsed, requests.Response]:
         """The request, retried as its answers say. `passes`: statuses handed back to the caller (a record's own
         problem, such as 409), not failures. `parse`: turns the answer into a value, raising BrokenBody for one that
-        is not what the endpoint answers."""
+        is not what the endpoint answers. `settle`, for a request not safe to repeat: after such an answer, finds out
+        what the request did (its value, or None: it did nothing, and may be sent again)."""
         request = self._session.prepare_request(requests.Request(method, url, params=params, json=json))
         # `failures` counts the answers that were not a 429: a rate limit is the server's pace, not a fault, so it
         # neither spends a try nor lengthens the backoff of a later 5xx.
         sent = failures = timeouts = rate_limited = redirects = 0
+        unsure = False  # an earlier answer was a 2xx that said nothing
         while True:
             try:
                 answer: Union[requests.Response, requests.RequestException] = self._session.send(
@@ -429,7 +444,11 @@ class ContactsApi:
                 continue
             sent += 1
             if isinstance(answer, requests.Response) and answer.status_code in passes:
-                return parse(answer) if parse else answer
+                try:
+                    return parse(answer) if parse else answer
+                except RecordProblem as problem:
+                    problem.after_unsure = unsure
+                    raise
             resolution = self._errors.interpret_response(answer)
             if resolution.response_action == ResponseAction.SUCCESS:
                 if parse is None:
@@ -438,7 +457,11 @@ class ContactsApi:
                 try:
                     value = parse(answer)
                 except BrokenBody as broken:
-                    if not self.answered_well:
+                    unsure = True
+                    done = settle() if settle else None  # its own requests say whether base_url is the API's
+                    if done is not None:
+                        return done
+                    if settle is None and not self.answered_well:
                         host = "{0.scheme}://{0.netloc}".format(urlsplit(answer.url))
                         raise failure(
                             f"{host} answered, but not like the Contacts API (HTTP {answer.status_code} with "
@@ -450,7 +473,7 @@ class ContactsApi:
                         ResponseAction.RETRY,
                         FailureType.transient_error,
                         f"The Contacts API answered HTTP {answer.status_code} with {broken.described(self._api_key)}, not "
-                        f"{broken.expected}.",
+                        f"{broken.expected}" + (", and a look-up since found the write not done." if settle else "."),
                     )
                 else:
                     self.answered_well = True
@@ -544,6 +567,23 @@ def contact_object(response: requests.Response) -> dict:
     if not isinstance(contact, dict):
         raise BrokenBody("a contact object", response)
     return contact
+
+
+def _write_answer(expected: str, fits: Callable[[dict], bool]) -> Callable[[requests.Response], dict]:
+    """A parser of one write endpoint's answer (contacts-api.md): a JSON object that `fits`, else a BrokenBody."""
+
+    def parse(response: requests.Response) -> dict:
+        answer = _json(response, expected)
+        if not isinstance(answer, dict) or not fits(answer):
+            raise BrokenBody(expected, response)
+        return answer
+
+    return parse
+
+
+contact_with_id = _write_answer("the contact with its id", lambda answer: isinstance(answer.get("id"), str))  # create, update
+tags_answer = _write_answer('the contact\'s {"id", "tags"}', lambda answer: isinstance(answer.get("id"), str))
+deleted_answer = _write_answer('{"success": true}', lambda answer: answer.get("success") is True)
 
 
 def _contact_or_none(response: requests.Response) -> Optional[dict]:

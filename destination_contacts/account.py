@@ -138,6 +138,15 @@ class Account:
                 self._db.execute("INSERT OR IGNORE INTO absent (key) VALUES (?)", (f"{kind}:{key}",))
         return found
 
+    def look_up_now(self, e164: str) -> Optional[dict]:
+        """The contact with this number as the API holds it now, after a write of it whose answer said nothing: a
+        search, or where searches do not find numbers, a fresh walk (what is known may predate the write)."""
+        found = self.look_up("phone", e164)
+        if found is None and not self._phone_search_works():
+            self.walk_to_end()
+            found = self.find(None, e164)
+        return found
+
     def _search_phone(self, e164: str) -> bool:
         """searchText for the number's national number (the digits every spelling without separators holds in one
         run), then, if the account writes numbers with separators, for the number written that way. True once a hit

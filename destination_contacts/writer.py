@@ -1,17 +1,15 @@
 """The write step, run in the lane that owns the contact (lanes.py), so it sees every earlier change to it: the
 contact as known now, the plan (plan.py), the calls, and the recoveries the API's answers call for (a 409 on create,
-a 404 on a contact deleted since it was found), each as its operation's row in modes.py says. Every outcome goes
-into the record's Outcome; a RecordProblem it cannot recover from rejects the record; anything else fails the sync.
+a 404 on a contact deleted since it was found, a create answered with a body that says nothing: looked up by
+phone), each as its operation's row in modes.py says. Every outcome goes into the record's Outcome; a RecordProblem
+it cannot recover from rejects the record; anything else fails the sync.
 
 A dry run writes through PlannedCalls, which answers as the API would and sends nothing, so later records of the
 same sync see this one's planned effect."""
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from airbyte_cdk.models import FailureType
-
-from contacts_api.errors import failure
 from contacts_api.http import ContactsApi, RecordProblem
 from destination_contacts.account import Account
 from destination_contacts.modes import Operation, Route
@@ -37,7 +35,7 @@ class PlannedCalls:
     def __init__(self) -> None:
         self._created = 0
 
-    def create(self, body: Mapping[str, Any]) -> dict:
+    def create(self, body: Mapping[str, Any], created: Callable[[], Optional[dict]]) -> dict:
         self._created += 1
         return {"id": f"dry-run-new-{self._created}"}
 
@@ -102,7 +100,8 @@ class Writer:
         except RecordProblem as problem:
             if problem.kind != "gone":
                 raise _rejection(problem) from None
-            outcome.count(gone_counts_as)
+            # A 404 to a retry after an answer that said nothing: the first DELETE did it.
+            outcome.count("deleted" if problem.after_unsure else gone_counts_as)
 
     def _write_contact(self, record: ContactRecord, operation: Operation, outcome: Outcome, current: Optional[dict], recover: bool) -> None:
         if current is None:
@@ -197,10 +196,10 @@ class Writer:
         # The API's answers are undocumented: what it echoes wins, what it leaves out is taken from what was sent.
         contact: Dict[str, Any] = dict(known or {"id": contact_id, "tags": []})
         if change.creates:
-            contact = {**contact, **change.body, **self._calls.create(change.body)}
-            if not isinstance(contact.get("id"), str):
-                contact = self._created_without_id(change)
-            contact = self._account.remember(contact)
+            # An answer that says nothing of the POST (not the new contact: a proxy's page, an empty or cut body): the
+            # phone, unique in an account, tells whether it created the contact before it is sent again.
+            created = self._calls.create(change.body, lambda: self._account.look_up_now(change.body["phoneNumber"]))
+            contact = self._account.remember({**contact, **change.body, **created})
         elif change.body:
             contact = self._account.remember({**contact, **change.body, **self._calls.update(contact_id, change.body)})
         contact_id = contact["id"]
@@ -212,16 +211,6 @@ class Writer:
         if change.add_tags or change.remove_tags:
             self._account.set_tags(contact_id, tags)
         return self._account.find(contact_id, None) or contact
-
-    def _created_without_id(self, change: Change) -> dict:
-        """A create answered 2xx without the new contact's id: it exists, so find it by its phone."""
-        found = self._account.look_up("phone", change.body["phoneNumber"])
-        if found is None:
-            raise failure(
-                "POST /v1/contacts answered without the new contact's id, and no contact with its phone number was found afterwards.",
-                FailureType.system_error,
-            )
-        return {**found, **change.body}
 
 
 def _tags(answer: Mapping[str, Any], expected: List[str]) -> List[str]:

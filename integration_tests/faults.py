@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 DAY_SECONDS = 86_400
 
-# What a list answer (HTTP 200) holds instead of contacts, by kind.
+# What a list or write answer (HTTP 200) holds instead of the API's, by kind.
 BROKEN_BODIES = {
     "html": (
         "text/html; charset=utf-8",
@@ -49,6 +49,12 @@ class Faults:
     broken_body_after: int = 0  # good list answers before the first broken one
     broken_body_times: int | None = None  # broken list answers in a row; None: every one after
     cut_strings_at: int | None = None  # name, notes and tags cut to n UTF-16 units, as servers cutting mid-emoji do
+    # --- write answers that are not the API's (a proxy's page, an empty or cut body): they say nothing of the write
+    broken_write: str | None = None  # a write's 2xx answer has one of BROKEN_BODIES as its body
+    broken_write_to: str | None = None  # only writes of this kind (one of WRITES' values); None: every write
+    broken_write_unapplied: bool = False  # the proxy answered without the server: the write was not done (else it was)
+    broken_write_after: int = 0  # such writes answered well before the first broken answer
+    broken_write_times: int | None = None  # broken write answers in a row; None: every one after
     # --- waits
     retry_after_date: bool = False  # a 429's Retry-After as an HTTP date, with Date pinned to the same second
     daily_quota: int | None = None  # requests per key per day of the sandbox clock; past it, 429 until the day ends
@@ -57,8 +63,12 @@ class Faults:
     redirect_to: str | None = None  # every request answered 307 to this origin, same path and query
 
     def __post_init__(self) -> None:
-        if self.broken_body is not None and self.broken_body not in BROKEN_BODIES:
-            raise ValueError(f"broken_body must be one of {', '.join(BROKEN_BODIES)}")
+        for name in ("broken_body", "broken_write"):
+            if getattr(self, name) is not None and getattr(self, name) not in BROKEN_BODIES:
+                raise ValueError(f"{name} must be one of {', '.join(BROKEN_BODIES)}")
+        if self.broken_write_to is not None and self.broken_write_to not in WRITES.values():
+            raise ValueError(f"broken_write_to must be one of {', '.join(WRITES.values())}")
+        self.write_answers = 0
         self.churned = 0
         self.churn_created = 0
         self.list_answers = 0
@@ -142,6 +152,18 @@ class Faults:
             return None
         return BROKEN_BODIES[self.broken_body]
 
+    def broken_write_answer(self, method: str, path: str) -> tuple[str, bytes] | None:
+        """(content type, body) answering this request if it is a write whose answer breaks, else None."""
+        kind = write_kind(method, path)
+        if self.broken_write is None or kind is None or self.broken_write_to not in (None, kind):
+            return None
+        self.write_answers += 1
+        if self.write_answers <= self.broken_write_after:
+            return None
+        if self.broken_write_times is not None and self.write_answers > self.broken_write_after + self.broken_write_times:
+            return None
+        return BROKEN_BODIES[self.broken_write]
+
     def cut(self, payload: Any) -> Any:
         """Contacts with their strings cut to cut_strings_at UTF-16 units (copies: the stored ones stay whole)."""
         if self.cut_strings_at is None:
@@ -163,6 +185,23 @@ class Faults:
         return units.decode("utf-16-le", "surrogatepass")
 
 
+# The write endpoints, by (method, path with the id as "{id}").
+WRITES = {
+    ("POST", "/v1/contacts"): "create",
+    ("PUT", "/v1/contacts/{id}"): "update",
+    ("DELETE", "/v1/contacts/{id}"): "delete",
+    ("POST", "/v1/contacts/{id}/tags/add"): "add_tags",
+    ("POST", "/v1/contacts/{id}/tags/remove"): "remove_tags",
+}
+
+
+def write_kind(method: str, path: str) -> str | None:
+    parts = path.split("/")
+    if len(parts) > 3 and parts[3]:
+        parts[3] = "{id}"
+    return WRITES.get((method, "/".join(parts)))
+
+
 def encode_json(payload: Any) -> bytes:
     """JSON as UTF-8; a lone surrogate (half an emoji) goes out as its JSON escape, as such servers send it."""
     return json.dumps(payload, ensure_ascii=False).encode("utf-8", "backslashreplace")
@@ -174,7 +213,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         option = "--" + field.name.replace("_", "-")
         if field.type == "bool":
             parser.add_argument(option, action="store_true")
-        elif field.name == "broken_body":
+        elif field.name in ("broken_body", "broken_write"):
             parser.add_argument(option, choices=sorted(BROKEN_BODIES), default=None)
+        elif field.name == "broken_write_to":
+            parser.add_argument(option, choices=sorted(WRITES.values()), default=None)
         else:
             parser.add_argument(option, type=int if "int" in field.type else str, default=field.default)

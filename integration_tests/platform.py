@@ -9,6 +9,15 @@ the citations are in docs/running-in-airbyte.md). What it does, step by step, is
   matching key only for data-activation streams, which the platform offers only to a destination declaring
   supportsDataActivation, from the operations its `discover` printed (DestinationDiscoverService, v1.8.0+): the
   harness asserts the choice is one of them, with its matching key and the fields the operation requires;
+- every source record checked as BasicAirbyteMessageValidator does (airbyte-commons-worker/.../internal/, read at
+  v1.7.0 in Java and v1.8.0, v2.0.0 in Kotlin; `check_record` below): a record without `stream` or with `data` null
+  (and from v1.8.0 empty, `{}`) is dropped; a record of a stream not in the configured catalog (by name and
+  namespace) fails the sync ("Missing catalog stream"); in a stream that is incremental and `append_dedup` or
+  `overwrite_dedup` (CatalogDiffHelpers.isDedup), a catalog without a primary key fails it, and so does a record in
+  which no primary-key path reaches a value (AirbyteMessageExtractor.containsNonNullPK: Jsons.navigateTo != null).
+  "All null" is meant as Jackson reads it: a field that is absent counts, one present as JSON null does not (a
+  NullNode is not null), and a composite key passes when any one of its fields is there. A failing record raises
+  SourceException from `sync`, as the platform fails the job: nothing after it reaches the destination;
 - only RECORD and STATE pass from source to destination (MessageProcessor), records and STREAM states renamed with the
   prefix, GLOBAL states untouched (NamespacingMapper); each STATE gets an integer `id`
   (StateWithId.attachIdToStateMessageFromSource) and `sourceStats` (StateEnricher, v2.0.0);
@@ -38,6 +47,46 @@ from integration_tests.connector import Run, complete, run_connector, stdin
 
 ROOT = Path(__file__).resolve().parent.parent
 UNKNOWN_FIELD = {"_saved_by_an_older_version": True, "legacy_option": "kept in the saved config"}
+DEDUP_MODES = ("append_dedup", "overwrite_dedup")  # CatalogDiffHelpers.isDedup
+
+
+class SourceException(Exception):
+    """The platform's io.airbyte.workers.internal.exception.SourceException: the sync fails with this message."""
+
+
+def check_record(message: dict, catalog: dict) -> Optional[dict]:
+    """BasicAirbyteMessageValidator.validate for a source's RECORD against the configured catalog the platform holds
+    (destination sync modes as the user chose them): the record, None when it is dropped, SourceException when it
+    fails the sync."""
+    record = message.get("record")
+    data = record.get("data") if isinstance(record, dict) else None
+    if record is None or record.get("stream") is None or data is None or (isinstance(data, (dict, list)) and not data):
+        return None
+    name, namespace = record["stream"], record.get("namespace")
+    configured = next(
+        (s for s in catalog["streams"] if (s["stream"]["name"], s["stream"].get("namespace")) == (name, namespace)),
+        None,
+    )
+    if configured is None:
+        raise SourceException(f"Missing catalog stream for the stream (namespace: {name}, name: {namespace}")  # sic, as it prints
+    if configured["sync_mode"] == "incremental" and configured["destination_sync_mode"] in DEDUP_MODES:
+        paths = configured.get("primary_key") or []
+        if not paths:
+            raise SourceException(f"Primary keys not found in catalog for the stream (namespace: {name}, name: {namespace}")
+        if not any(_reaches(data, path) for path in paths):
+            raise SourceException(f"All the defined primary keys are null, the primary keys are: {', '.join('.'.join(p) for p in paths)}")
+    return message
+
+
+def _reaches(data: Any, path: List[str]) -> bool:
+    """Jsons.navigateTo(data, path) != null: each step a field that is there (JSON null included); a step into
+    anything but an object reaches nothing (JsonNode.get of a value node is null)."""
+    node = data
+    for name in path:
+        if not isinstance(node, dict) or name not in node:
+            return False
+        node = node[name]
+    return True
 
 
 def metadata_flags(connector: str) -> Dict[str, bool]:
@@ -100,10 +149,11 @@ class Platform:
         self._job = next(self._jobs)
         self._generation += truncate or any(choice.destination_sync_mode in ("overwrite", "overwrite_dedup") for choice in streams)
         destination_catalog = {"streams": [self._destination_stream(discovered[choice.name], choice, truncate) for choice in streams]}
-        for catalog, definition in ((source_catalog, "ConfiguredAirbyteCatalog"), (destination_catalog, "ConfiguredAirbyteCatalog")):
+        sent_to_source = self._as_sent_to_source(source_catalog)
+        for catalog, definition in ((sent_to_source, "ConfiguredAirbyteCatalog"), (destination_catalog, "ConfiguredAirbyteCatalog")):
             assert problems(catalog, definition) == [], problems(catalog, definition)
-        source = run_connector("source-contacts", "read", self._folder("source"), source_config, source_catalog, state)
-        forwarded, counts_by_id = self._forward(source, {choice.name: choice.fields for choice in streams})
+        source = run_connector("source-contacts", "read", self._folder("source"), source_config, sent_to_source, state)
+        forwarded, counts_by_id = self._forward(source, source_catalog, {choice.name: choice.fields for choice in streams})
         if self.refreshes and source.returncode == 0:
             forwarded += [complete(self.prefix + choice.name) for choice in streams]
         destination = run_connector(
@@ -149,30 +199,41 @@ class Platform:
 
     @staticmethod
     def _source_stream(stream: dict, choice: StreamChoice) -> dict:
-        configured = {
-            "stream": stream,
-            "sync_mode": choice.sync_mode,
-            # Data-activation modes never reach a source (v1.8.0+): it gets append.
-            "destination_sync_mode": "append"
-            if choice.destination_sync_mode in ("update", "soft_delete")
-            else choice.destination_sync_mode,
-        }
+        """The stream as the platform holds it, and checks the source's records against: the mode as chosen."""
+        configured = {"stream": stream, "sync_mode": choice.sync_mode, "destination_sync_mode": choice.destination_sync_mode}
         if choice.sync_mode == "incremental":
             configured["cursor_field"] = stream.get("default_cursor_field", [])
         if stream.get("source_defined_primary_key"):
             configured["primary_key"] = stream["source_defined_primary_key"]
         return configured
 
+    def _as_sent_to_source(self, catalog: dict) -> dict:
+        """DefaultProtocolSerializer for a source: data-activation modes become append (v1.8.0+), the others are
+        rewritten as for the destination."""
+        return {
+            "streams": [
+                {
+                    **stream,
+                    "destination_sync_mode": self._sent_mode(stream["destination_sync_mode"])
+                    if stream["destination_sync_mode"] in ("append", "append_dedup", "overwrite", "overwrite_dedup")
+                    else "append",
+                }
+                for stream in catalog["streams"]
+            ]
+        }
+
+    def _sent_mode(self, mode: str) -> str:
+        """DefaultProtocolSerializer.getNonDataActivationDestinationSyncMode."""
+        if self.refreshes:
+            return {"overwrite": "append", "overwrite_dedup": "append_dedup"}.get(mode, mode)
+        return "overwrite" if mode == "overwrite_dedup" else mode
+
     def _destination_stream(self, stream: dict, choice: StreamChoice, truncate: bool) -> dict:
         properties = (stream.get("json_schema") or {}).get("properties") or {}
         if choice.fields is not None:
             properties = {name: value for name, value in properties.items() if name in choice.fields}
         schema = {"type": "object", "$schema": "http://json-schema.org/schema#", "properties": properties, "additionalProperties": True}
-        mode = choice.destination_sync_mode
-        if self.refreshes:
-            mode = {"overwrite": "append", "overwrite_dedup": "append_dedup"}.get(mode, mode)
-        elif mode == "overwrite_dedup":
-            mode = "overwrite"
+        mode = self._sent_mode(choice.destination_sync_mode)
         configured = {
             "stream": {**stream, "name": self.prefix + stream["name"], "json_schema": schema},
             "sync_mode": choice.sync_mode,
@@ -190,12 +251,14 @@ class Platform:
             )
         return configured
 
-    def _forward(self, source: Run, fields: Dict[str, Optional[Tuple[str, ...]]]) -> Tuple[List[dict], Dict[int, float]]:
-        """RECORD and STATE only, renamed (records cut to the selected fields), each STATE with an id and
-        sourceStats; and what each id must be counted as."""
+    def _forward(self, source: Run, catalog: dict, fields: Dict[str, Optional[Tuple[str, ...]]]) -> Tuple[List[dict], Dict[int, float]]:
+        """RECORD and STATE only, records checked (check_record), renamed and cut to the selected fields, each STATE
+        with an id and sourceStats; and what each id must be counted as."""
         forwarded, since = [], Counter()
         counts_by_id = {}
         for message in source.messages:
+            if message["type"] == "RECORD" and check_record(message, catalog) is None:
+                continue
             if message["type"] == "RECORD":
                 record = {**message["record"], "stream": self.prefix + message["record"]["stream"]}
                 selected = fields[message["record"]["stream"]]

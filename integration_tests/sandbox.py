@@ -7,7 +7,7 @@ Used by the tests and benchmarks, and by anyone who wants to try a pipeline with
 Each request passes, in this order: rate limit (429) -> injected faults (5xx, dropped connection)
 -> API key (401) -> the endpoint. The switches of integration_tests/faults.py (a real server's misbehaviour) come
 in at the same steps: a stall before all, a daily quota and redirects after the rate limit, the list's pages,
-bodies and strings at the endpoint.
+bodies and strings, and the answers to writes, at the endpoint.
 """
 
 from __future__ import annotations
@@ -457,6 +457,7 @@ class SandboxAPI:
         key = h.headers.get("x-api-key", "")
         headers: dict[str, str] = {}
         drop = False
+        broken_write = None
         with self._lock:
             self._requests.append(record)
             stalled = self.faults.stalls()
@@ -482,14 +483,18 @@ class SandboxAPI:
                 elif key != self.api_key:
                     status, payload = 401, self._error_body(h, "Invalid API key")
                 else:
-                    status, payload = self._handle(h, split.path, query, body, body_ok)
+                    broken_write = self.faults.broken_write_answer(h.command, split.path)
+                    if broken_write and self.faults.broken_write_unapplied:
+                        status, payload = 200, None  # a proxy's answer: the server never saw the write
+                    else:
+                        status, payload = self._handle(h, split.path, query, body, body_ok)
                     drop = after_write < self.drop_after_write_rate and status < 300 and h.command in ("POST", "PUT", "DELETE")
             if not drop:
                 listed = status == 200 and h.command == "GET" and split.path == "/v1/contacts"
                 if status == 200 and h.command == "GET":
                     payload = self.faults.cut(payload)
                 data, content_type = self._encode(payload)  # under the lock: a PUT may be changing these dicts
-                broken = self.faults.broken() if listed else None
+                broken = self.faults.broken() if listed else broken_write if status < 300 else None
                 if broken:
                     content_type, data = broken
                 record.status = status

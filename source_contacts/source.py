@@ -4,7 +4,15 @@ import dataclasses
 import logging
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
-from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, ConfiguredAirbyteCatalog, ConnectorSpecification, Status, SyncMode
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    ConfiguredAirbyteCatalog,
+    ConnectorSpecification,
+    DestinationSyncMode,
+    Status,
+    SyncMode,
+)
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 
@@ -42,6 +50,7 @@ class SourceContacts(AbstractSource):
         self._clock = clock
         self._readers = 1
         self._second_pass = True
+        self._deduplicated: frozenset = frozenset()
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return connector_spec("source_contacts")
@@ -58,7 +67,7 @@ class SourceContacts(AbstractSource):
         walk = CheckedWalk(ContactsApi(typed, self._clock), typed.page_size, typed.filters())
         walk.second_pass = self._second_pass
         pages = SharedPages(walk, self._readers)
-        return [Contacts(pages, typed.start_date), ContactTags(pages, typed.start_date)]
+        return [Contacts(pages, typed.start_date, self._deduplicated), ContactTags(pages, typed.start_date, self._deduplicated)]
 
     def read(
         self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Any = None
@@ -68,6 +77,14 @@ class SourceContacts(AbstractSource):
         # A list that moved under the walk is read again for a stream in full refresh; incremental streams keep their
         # cursor instead, and the next sync, which reads every page anyway, delivers what this one missed.
         self._second_pass = any(stream.sync_mode == SyncMode.full_refresh for stream in catalog.streams)
+        # Deduplicated as the platform's record check counts it: incremental and append_dedup. overwrite_dedup never
+        # reaches a source (the platform sends it as append_dedup or overwrite: DefaultProtocolSerializer), and the
+        # platform checks no full-refresh stream.
+        self._deduplicated = frozenset(
+            stream.stream.name
+            for stream in catalog.streams
+            if stream.sync_mode == SyncMode.incremental and stream.destination_sync_mode == DestinationSyncMode.append_dedup
+        )
         yield from super().read(logger, config, catalog, state)
 
     def _config(self, config: Mapping[str, Any]) -> SourceConfig:

@@ -176,7 +176,9 @@ class CheckedWalk:
         if counts["duplicate_ids"]:
             parts.append(f"{counts['duplicate_ids']} listed with an id listed before (delivered again)")
         if counts["without_id"]:
-            parts.append(f"{counts['without_id']} listed without an id (delivered as listed)")
+            parts.append(
+                f"{counts['without_id']} listed without an id (delivered as listed, except to deduplicated streams: see their warning)"
+            )
         if counts["not_served"]:
             parts.append(
                 f"{counts['not_served']} left out of pages before the end of the list (the API served fewer than asked, "

@@ -37,14 +37,19 @@ def test_every_switch_is_off_by_default():
     switches = {field.name: getattr(Faults(), field.name) for field in dataclasses.fields(Faults)}
     assert switches == {
         **dict.fromkeys(switches, None),
-        **dict.fromkeys(("cap_after_offset", "clamp_page", "newest_first", "retry_after_date"), False),
+        **dict.fromkeys(("cap_after_offset", "clamp_page", "newest_first", "retry_after_date", "broken_write_unapplied"), False),
         "churn_deletes": 0,
         "churn_creates": 0,
         "churn_times": 1,
         "broken_body_after": 0,
+        "broken_write_after": 0,
     }
     with pytest.raises(ValueError, match="broken_body must be one of html, message, data, null, empty, truncated"):
         Faults(broken_body="xml")
+    with pytest.raises(ValueError, match="broken_write must be one of html"):
+        Faults(broken_write="xml")
+    with pytest.raises(ValueError, match="broken_write_to must be one of create, update, delete, add_tags, remove_tags"):
+        Faults(broken_write_to="patch")
 
 
 # --- pages that lie --------------------------------------------------------------------------------------------
@@ -132,6 +137,56 @@ def test_broken_bodies_replace_list_answers_after_the_good_ones_for_as_many_as_a
         assert http.get(f"{api.url}/v1/contacts/{object_id(1)}").json() == api.snapshot()[0]  # only list answers break
 
 
+WRITE_CALLS = {  # kind: (method, path after /v1/contacts, body) for the contact object_id(1)
+    "create": ("POST", "", {"name": "New", "phoneNumber": "+971509999999"}),
+    "update": ("PUT", f"/{object_id(1)}", {"name": "Renamed", "phoneNumber": "+971500000001"}),
+    "add_tags": ("POST", f"/{object_id(1)}/tags/add", {"tags": ["added"]}),
+    "remove_tags": ("POST", f"/{object_id(1)}/tags/remove", {"tags": ["VIP"]}),
+    "delete": ("DELETE", f"/{object_id(1)}", None),
+}
+
+
+def write_call(http, api, kind):
+    method, path, body = WRITE_CALLS[kind]
+    return http.request(method, f"{api.url}/v1/contacts{path}", json=body)
+
+
+def untimed(contact):
+    return {k: v for k, v in contact.items() if k not in ("createdAt", "updatedAt")}
+
+
+def stored(api):
+    return [untimed(contact) for contact in api.snapshot()]
+
+
+@pytest.mark.parametrize("kind", sorted(WRITE_CALLS))
+@pytest.mark.parametrize("unapplied", [False, True])
+def test_a_broken_write_answer_comes_to_its_kind_of_write_after_it_is_done_or_instead(http, kind, unapplied):
+    content_type, body = BROKEN_BODIES["html"]
+    with (
+        SandboxAPI(contacts=2, broken_write="html", broken_write_to=kind, broken_write_unapplied=unapplied) as api,
+        SandboxAPI(contacts=2) as reference,
+    ):
+        api.contacts[object_id(1)]["tags"] = reference.contacts[object_id(1)]["tags"] = ["VIP"]
+        others = [name for name in WRITE_CALLS if name not in (kind, "delete")]
+        for other in others:  # other kinds of write are answered as ever
+            assert untimed(write_call(http, api, other).json()) == untimed(write_call(http, reference, other).json())
+        before = stored(reference)
+        answer = write_call(http, api, kind)
+        assert (answer.status_code, answer.headers["Content-Type"], answer.content) == (200, content_type, body)
+        assert write_call(http, reference, kind).status_code == 200
+        assert stored(api) == (before if unapplied else stored(reference))
+        assert before != stored(reference)
+
+
+def test_broken_write_answers_after_the_good_ones_for_as_many_as_asked(http):
+    with SandboxAPI(contacts=2, broken_write="empty", broken_write_after=1, broken_write_times=2) as api:
+        answers = [write_call(http, api, "add_tags") for _ in range(4)]
+        assert [answer.content for answer in answers[1:3]] == [b"", b""]
+        assert answers[0].json() == answers[3].json() == {"id": object_id(1), "tags": [*api.snapshot()[0]["tags"]]}
+        assert http.get(f"{api.url}/v1/contacts").json() == api.snapshot()  # reads are not writes
+
+
 def test_strings_cut_mid_emoji_go_out_as_a_lone_surrogate_escape(http):
     with SandboxAPI(cut_strings_at=5) as api:
         [stored] = api.add_contacts(
@@ -208,6 +263,11 @@ def test_the_cli_takes_every_switch():
             "null",
             "--broken-body-after",
             "1",
+            "--broken-write",
+            "empty",
+            "--broken-write-to",
+            "delete",
+            "--broken-write-unapplied",
         ],
         cwd=root,
         stdout=subprocess.PIPE,
@@ -220,6 +280,8 @@ def test_the_cli_takes_every_switch():
             assert ids(http.get(f"{url}/v1/contacts", params={"limit": 4}).json()) == [object_id(i) for i in (6, 4)]
             assert http.get(f"{url}/v1/contacts", params={"limit": 5}).status_code == 400
             assert http.get(f"{url}/v1/contacts", params={"limit": 4}).content == b"null"
+            assert http.delete(f"{url}/v1/contacts/{object_id(6)}").content == b""
+            assert http.get(f"{url}/v1/contacts/{object_id(6)}").status_code == 200  # the proxy answered: not deleted
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
     finally:
