@@ -113,8 +113,14 @@ class DestinationContacts(Destination):
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """The same one-request check as the source's, then, with object storage set, a test object written, listed and
         deleted there."""
-        status = connection_status(self._config, config, self._clock)
-        storage = self._config(config).object_storage_config if status.status == Status.SUCCEEDED else None
+        parsed: List[DestinationConfig] = []
+
+        def parse(raw: Mapping[str, Any]) -> DestinationConfig:  # once, so that its warnings come once
+            parsed.append(self._config(raw))
+            return parsed[0]
+
+        status = connection_status(parse, config, self._clock)
+        storage = parsed[0].object_storage_config if status.status == Status.SUCCEEDED else None
         problem = check_storage(storage) if storage else None
         return AirbyteConnectionStatus(status=Status.FAILED, message=problem) if problem else status
 
