@@ -6,7 +6,8 @@ import json
 import re
 import threading
 
-from integration_tests.connector import A, B, assert_no_leak, config, record, run_connector, start_write, state, stdin
+from destination_contacts import rejected
+from integration_tests.connector import A, B, assert_no_leak, config, record, run_connector, start_write, state, stdin, write
 from integration_tests.platform import Platform, StreamChoice, rejected_records_uri
 
 BAD_PHONE = "phoneNumber has no +country code and default_region is not set"
@@ -120,6 +121,28 @@ def test_a_state_is_echoed_only_once_its_rejections_are_in_the_bucket(sandbox_fa
     assert contents(object_store.objects(bucket)) == {
         first_key: [line("contacts", None, 1, 1, BAD_PHONE, {"name": "First", "phoneNumber": "12"})],
         f"runs/1/contacts/{stamp}_1.jsonl": [line("contacts", None, 2, 3, BAD_PHONE, {"name": "Second", "phoneNumber": "34"})],
+    }
+
+
+def test_rejections_waiting_past_the_memory_limit_are_stored_without_waiting_for_a_state(
+    sandbox_factory, object_store, tmp_path, monkeypatch
+):
+    """A source that sends few states: the lines do not pile up in memory, each object holds what was waiting."""
+    monkeypatch.setattr(rejected, "MAX_PENDING_BYTES", 300)  # two lines of about 150 bytes
+    api = sandbox_factory()
+    bucket = object_store.new_bucket()
+    bad = [record({"name": f"Bad {n}", "phoneNumber": f"{n}{n}"}) for n in range(1, 6)]
+    run = write(
+        api, tmp_path, [("contacts", "append_dedup")], *bad, object_storage_config=object_store.config(bucket), max_rejected_records=10
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    stored = contents(object_store.objects(bucket))
+    stamp = one_stamp(stored)
+    lines = [line("contacts", None, n, n, BAD_PHONE, {"name": f"Bad {n}", "phoneNumber": f"{n}{n}"}) for n in range(1, 6)]
+    assert stored == {
+        f"rejected/1/contacts/{stamp}_0.jsonl": lines[0:2],
+        f"rejected/1/contacts/{stamp}_1.jsonl": lines[2:4],
+        f"rejected/1/contacts/{stamp}_2.jsonl": lines[4:],  # the rest at the end of the sync
     }
 
 
@@ -239,6 +262,7 @@ def test_check_names_a_missing_bucket_refused_credentials_and_an_unreachable_end
 
 def test_check_refuses_plain_http_to_a_remote_store_and_half_the_credentials(sandbox_factory, object_store, tmp_path):
     api = sandbox_factory()
+    assert check(api, tmp_path, {"storage_type": "None"}).status == {"status": "SUCCEEDED"}  # the default: nothing to check
     run = check(api, tmp_path, object_store.config("b", s3_endpoint="http://minio.example.com:9000"))
     assert (
         run.status["status"] == "FAILED"
