@@ -61,14 +61,14 @@ def checked_base_url(given: str) -> str:
         raise config_error(f"base_url '{url}' is not a valid http(s) URL, e.g. {EXAMPLE_BASE_URL}.")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise config_error(f"base_url '{url}' must be a bare host such as {EXAMPLE_BASE_URL}, without credentials, query or fragment.")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise config_error(
             f"base_url '{url}' uses plain http to a remote host; the API key would travel unencrypted. Use https://{parts.netloc}."
         )
     return url
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:

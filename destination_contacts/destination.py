@@ -5,7 +5,7 @@
 
 Route and check run up to AHEAD records ahead of the match, so that the match step knows how many look-ups are coming
 (Account.expect). A state is echoed, as it came and with its record counts, once every record before it is written or
-rejected; a summary closes every sync."""
+rejected and every rejection before it stored (rejected.py); a summary closes every sync."""
 
 import argparse
 import dataclasses
@@ -27,6 +27,7 @@ from airbyte_cdk.models import (
     ConfiguredAirbyteCatalogSerializer,
     ConnectorSpecification,
     Level,
+    Status,
     Type,
 )
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
@@ -42,6 +43,7 @@ from destination_contacts.lanes import LanePool, Lanes
 from destination_contacts.messages import Incoming, echo, read_input
 from destination_contacts.modes import CONTACT_TAGS, CONTACTS, Mirror, Route, destination_catalog, route_of, routes
 from destination_contacts.records import ContactRecord, TagRecord, contact_record, is_region, tag_record
+from destination_contacts.rejected import RejectedFile, RejectedObjects, S3Storage, Sink, check_storage, s3_storage, sync_id_of
 from destination_contacts.report import Position, Rejected, Report
 from destination_contacts.writer import Writer, lane_keys
 
@@ -65,6 +67,7 @@ class DestinationConfig(ApiConfig):
     max_workers: int
     delete_absent_contacts: bool
     recreate_deleted_contacts: bool
+    object_storage_config: Optional[S3Storage]  # None: storage_type None; typed by DestinationContacts._config
 
 
 class DestinationContacts(Destination):
@@ -108,8 +111,18 @@ class DestinationContacts(Destination):
             raise
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
-        """The same one-request check as the source's."""
-        return connection_status(self._config, config, self._clock)
+        """The same one-request check as the source's, then, with object storage set, a test object written, listed and
+        deleted there."""
+        parsed: List[DestinationConfig] = []
+
+        def parse(raw: Mapping[str, Any]) -> DestinationConfig:  # once, so that its warnings come once
+            parsed.append(self._config(raw))
+            return parsed[0]
+
+        status = connection_status(parse, config, self._clock)
+        storage = parsed[0].object_storage_config if status.status == Status.SUCCEEDED else None
+        problem = check_storage(storage) if storage else None
+        return AirbyteConnectionStatus(status=Status.FAILED, message=problem) if problem else status
 
     def write(
         self, config: Mapping[str, Any], configured_catalog: ConfiguredAirbyteCatalog, input_messages: Iterable[Union[bytes, str]]
@@ -120,6 +133,7 @@ class DestinationContacts(Destination):
 
     def _config(self, config: Mapping[str, Any]) -> DestinationConfig:
         typed = parse_config(DestinationConfig, self.spec(logger), config)
+        typed = dataclasses.replace(typed, object_storage_config=s3_storage(typed.object_storage_config))
         if typed.default_region and not is_region(typed.default_region):
             raise config_error(f"default_region '{typed.default_region}' is not a country code the phone library knows, e.g. AE, IN, GB.")
         return typed
@@ -141,7 +155,13 @@ class Sync:
         self.config = config
         self.routes = routes(catalog, config.delete_absent_contacts)
         self.mirror = Mirror(route.stream for route in self.routes.values() if route.mirror)
-        self.report = Report(config.rejected_records_path, config.max_rejected_records, config.dry_run)
+        sinks: List[Sink] = [RejectedFile(config.rejected_records_path)] if config.rejected_records_path else []
+        self.objects = None
+        if config.object_storage_config:
+            sync_id = sync_id_of([stream.sync_id for stream in catalog.streams])
+            self.objects = RejectedObjects(config.object_storage_config, sync_id, clock.now())
+            sinks.append(self.objects)
+        self.report = Report(sinks, config.max_rejected_records, config.dry_run)
         self.api = ContactsApi(config, clock)
         self.account = Account(self.api, config.default_region, walk_first=bool(self.mirror.streams))
         self.writer = Writer(self.api, self.account, config.tag_mode, config.recreate_deleted_contacts, config.dry_run)
@@ -157,6 +177,7 @@ class Sync:
             for incoming, checked in self._read_ahead(messages):
                 if incoming.state is not None:
                     yield from _warnings(self.lanes.flush())
+                    self.report.store_rejected()
                     self.mirror.state()
                     yield echo(incoming.state, self.report.state_stats(incoming.state["state"]))
                 elif incoming.complete:
@@ -168,10 +189,11 @@ class Sync:
                     yield from _warnings(self.record(incoming, checked, Position(incoming.stream, ordinal_in_stream, incoming.line)))
             yield from _warnings(self.lanes.flush())
             yield from self.delete_absent()
+            self.report.store_rejected()
         except Exception as error:
             # The sync fails part way (e.g. a rejected key): what was done so far is still worth knowing.
             yield from _warnings(self.lanes.abort(error))
-            yield from self._close()
+            yield from self._close(failing=True)
             raise
         finally:
             self.pool.close()
@@ -273,9 +295,17 @@ class Sync:
             elif route.replaces and route.object == CONTACTS:
                 line += "; contacts no record names are kept (delete_absent_contacts is off)"
             yield line
+        if self.objects:
+            yield f"rejected records are stored under {self.objects.where}<namespace>/<stream>/"
 
-    def _close(self) -> Iterator[AirbyteMessage]:
-        self.report.close()
+    def _close(self, failing: bool = False) -> Iterator[AirbyteMessage]:
+        try:
+            self.report.close()
+        except Exception as error:
+            if not failing:
+                raise
+            # The sync's own failure is the one to raise; this one is told too.
+            yield _log(f"rejected records not stored: {getattr(error, 'message', None) or error}", Level.WARN)
         if self.report.ignored_fields:
             yield _log(f"not written, the API has no documented way to set them: {', '.join(sorted(self.report.ignored_fields))}")
         if self.report.dry_run:

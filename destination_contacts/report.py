@@ -1,24 +1,23 @@
-"""What a sync did: the counts, the rejected records (log, optional file), whether that is too many, and the record
-counts each echoed state carries (`destinationStats`, which the platform checks against what it forwarded)."""
+"""What a sync did: the counts, the rejected records (log, and the sinks of rejected.py: a file, a bucket), whether
+that is too many, and the record counts each echoed state carries (`destinationStats`, which the platform checks
+against what it forwarded)."""
 
-import json
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from contacts_api.errors import failure
+from destination_contacts.rejected import Sink, StreamKey, rejected_line
 
 COUNTS = ("created", "updated", "unchanged", "deleted", "recreated", "tags_added", "tags_removed", "rejected")
-# Rejections logged one by one; past this only the counts and the file tell the rest.
+# Rejections logged one by one; past this only the counts and the sinks tell the rest.
 LOGGED_REJECTIONS = 20
 SAMPLE_SIZE = 20
 DAILY_QUOTA = 144_000  # requests per account per day, as the vendor publishes
-
-StreamKey = Tuple[Optional[str], Optional[str]]  # (namespace, name); (None, None) for a line that named no stream
 
 
 class Rejected(Exception):
@@ -75,7 +74,7 @@ class Outcome:
 
 
 class Report:
-    def __init__(self, rejected_records_path: Optional[str], max_rejected: int, dry_run: bool):
+    def __init__(self, sinks: Sequence[Sink], max_rejected: int, dry_run: bool):
         self.counts: Counter = Counter({name: 0 for name in COUNTS})
         self.max_rejected = max_rejected
         self.dry_run = dry_run
@@ -89,11 +88,7 @@ class Report:
         self._rejected: Counter = Counter()
         self._received_all = 0
         self._rejected_all = 0
-        try:
-            # Emptied now, so the file never mixes this sync's rejections with an earlier one's.
-            self._file = open(rejected_records_path, "w", encoding="utf-8") if rejected_records_path else None
-        except OSError as error:
-            raise failure(f"rejected_records_path cannot be written: {error.strerror}", FailureType.config_error) from None
+        self._sinks = sinks
 
     def received(self, stream: StreamKey) -> None:
         self._received[stream] += 1
@@ -135,9 +130,21 @@ class Report:
             "dry_run": self.dry_run,
         }
 
+    def store_rejected(self) -> None:
+        """Every rejection settled so far is stored by every sink (raises, naming the sink, when one cannot)."""
+        for sink in self._sinks:
+            sink.flush()
+
     def close(self) -> None:
-        if self._file:
-            self._file.close()
+        """Stores what is left and closes the sinks; the first sink that fails raises, once all were tried."""
+        errors = []
+        for sink in self._sinks:
+            try:
+                sink.close()
+            except Exception as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
 
     def failure(self) -> Optional[AirbyteTracedException]:
         rejected = self.counts["rejected"]
@@ -160,18 +167,11 @@ class Report:
         if position is not None:
             self._rejected[position.stream] += 1
             self._rejected_all += 1
-        if self._file:
-            namespace, name = position.stream if position else (None, None)
-            line = {
-                "stream": name,
-                "namespace": namespace,
-                "record": position and position.record,
-                "message": position and position.message,
-                "reason": rejected.reason,
-                "data": data,
-            }
-            self._file.write(json.dumps(line, default=str) + "\n")  # ASCII escapes: data may hold half a surrogate pair
-            self._file.flush()
+        if self._sinks:
+            stream = position.stream if position else (None, None)
+            line = rejected_line(stream, position and position.record, position and position.message, rejected.reason, data)
+            for sink in self._sinks:
+                sink.add(stream, line)
         if len(self._first_reasons) < LOGGED_REJECTIONS:
             message = f"rejected {position}: {rejected.reason}"
             self._first_reasons.append(message)

@@ -4,6 +4,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from integration_tests import connector
+from integration_tests import object_store as object_store_server
 from integration_tests.connector import API_KEY, VirtualClock
 from integration_tests.sandbox import SandboxAPI
 
@@ -72,3 +73,9 @@ def web_page_host():
 def filter_rejecting_host():
     """The address of a host that answers any GET with a 422 and a JSON message, as the API does a bad filter."""
     yield from serve(RejectsTheFilter)
+
+
+@pytest.fixture(scope="session")
+def object_store():
+    """A loopback S3-compatible server (integration_tests/object_store.py), one for the whole session."""
+    yield from object_store_server.serve()

@@ -28,6 +28,10 @@ the citations are in docs/running-in-airbyte.md). What it does, step by step, is
   and the state persisted for the next sync is the destination's, names reverted, descriptors and stream_state only
   (StateConverter.toClient).
 
+- the "N records rejected" link of a data-activation destination: the folder of the job under the destination's
+  `object_storage_config` (ConnectorObjectStorageService, S3ObjectStoragePathResolver: `rejected_records_uri`), the
+  job id being what every configured stream carries as `sync_id` (CatalogGenerationSetter).
+
 Not played: `check` before the sync, which the platform runs only after a failed job or attempt
 (JobCreationAndStatusUpdateActivityImpl.shouldRunDestinationCheck); test_source_waits.py covers a read right after
 one. A new job id per sync and a new generation per truncating sync, as the platform assigns them.
@@ -117,6 +121,7 @@ class Sync:
     state_ids_sent: List[int] = field(default_factory=list)
     state_ids_echoed: List[int] = field(default_factory=list)
     count_mismatches: List[str] = field(default_factory=list)
+    job_id: int = 0
 
 
 class Platform:
@@ -167,6 +172,7 @@ class Platform:
             [],
             destination_catalog,
             state_ids_sent=[message["state"]["id"] for message in forwarded if message["type"] == "STATE"],
+            job_id=self._job,
         )
         self._receive(destination, counts_by_id, sync, state)
         return sync
@@ -314,6 +320,16 @@ class Platform:
         folder = self.tmp_path / name
         folder.mkdir(parents=True, exist_ok=True)
         return folder
+
+
+def rejected_records_uri(object_storage_config: dict, job_id: int) -> Optional[str]:
+    """Where the platform's link to a job's rejected records points (airbyte-platform airbyte-domain/services
+    ObjectStoragePathResolver.kt): s3://<s3_bucket_name>/<bucket_path without its trailing slashes>/<job id>/."""
+    if object_storage_config.get("storage_type") != "S3" or not isinstance(object_storage_config.get("s3_bucket_region"), str):
+        return None
+    bucket_path = object_storage_config.get("bucket_path") or ""
+    job_path = f"{bucket_path.rstrip('/')}/{job_id}/" if bucket_path else f"{job_id}/"
+    return f"s3://{object_storage_config['s3_bucket_name']}/{job_path}"
 
 
 def _key(state: dict) -> Tuple:

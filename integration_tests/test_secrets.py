@@ -1,6 +1,7 @@
 """Issue 5 §6: the API key never appears in stdout, stderr or any file a connector writes, whatever happens: 5xx
 retries whose bodies echo the request headers (JSON and HTML), 401s, errors the API explains with the headers in the
-body, check failures, dry runs, rejected records (log and file), failed syncs. Both connectors."""
+body, check failures, dry runs, rejected records (log, file and bucket), failed syncs. Both connectors. Nor do the
+object store's credentials (issue 20 §2)."""
 
 import functools
 import json
@@ -121,3 +122,25 @@ def test_source_read_and_check_never_show_the_key(sandbox, tmp_path):
     run = run_connector("source-contacts", "check", tmp_path, source_config(failing, api_key=KEY))
     assert run.status["status"] == "FAILED"
     assert_no_leak(run, KEY, tmp_path)
+
+
+def test_destination_object_storage_credentials_never_show(sandbox, object_store, tmp_path):
+    """Issue 20 §2: the bucket's access key id and secret, like the API key, in no output and no stored object, whether
+    the rejections are stored, check is refused, or a sync fails storing them."""
+    api = sandbox()
+    bucket = object_store.new_bucket()
+    wrong_secret = "wrong-secret-3f9a8b7c6d5e"
+    good, refused = object_store.config(bucket), object_store.config(bucket, secret_access_key=wrong_secret)
+    options = {"api_key": KEY, "max_rejected_records": 10, **UNTHROTTLED}
+    stored = write(api, tmp_path, STREAMS, *RECORDS, object_storage_config=good, **options)
+    assert stored.returncode == 0, stored.stderr[-2000:]
+    body = "".join(object_store.objects(bucket).values())  # the contacts stream's object, and that of the line that is not JSON
+    assert sorted((line["message"], line["reason"]) for line in map(json.loads, body.splitlines())) == [REFUSED, NOT_JSON, BAD_PHONE]
+    checked = run_connector("destination-contacts", "check", tmp_path, config(api, object_storage_config=refused, **options))
+    assert checked.status["status"] == "FAILED" and "SignatureDoesNotMatch" in checked.status["message"]
+    failed = write(api, tmp_path, STREAMS, *RECORDS, object_storage_config=refused, **options)
+    assert failed.returncode == 1 and "Rejected records could not be stored" in failed.errors[0]["message"]
+    for secret in (KEY, object_store.access_key_id, object_store.secret_access_key, wrong_secret):
+        assert secret not in body
+        for run in (stored, checked, failed):
+            assert_no_leak(run, secret, tmp_path)
