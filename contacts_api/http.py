@@ -25,6 +25,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.call_rate import APIBudget, BaseCallRatePolicy, CallRateLimitHit, LimiterSession
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler, ErrorResolution, ResponseAction
 from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_token import AbstractHeaderAuthenticator
+from requests.adapters import HTTPAdapter
 
 from contacts_api.clock import SYSTEM_CLOCK, Clock
 from contacts_api.config import ApiConfig
@@ -45,6 +46,12 @@ MAX_REDIRECTS = 5
 # The server's minute starts when a request arrives, ours when it leaves: a second of slack keeps network jitter
 # from turning the last request of a window into a 429 (which costs a whole Retry-After), for 1.6 % of throughput.
 RATE_WINDOW_SECONDS = 61.0
+# Pages of a walk in flight at most: at 100 requests/min even a server taking 3 s a page needs 5 in flight to keep up
+# with the limit, and 16 also lets the first minute's hundred go out in seconds. Each holds a page in memory.
+MAX_PAGES_IN_FLIGHT = 16
+# Connections kept per host: the walk's pages in flight, the last-page search beside them, the destination's lanes.
+CONNECTIONS = 32
+LATENCY_WEIGHT = 0.3  # of each answer's time in the moving average: a server that slows down is followed in a few pages
 
 Parsed = TypeVar("Parsed")
 
@@ -115,6 +122,12 @@ class MovingWindow(BaseCallRatePolicy):
         self._sent: Deque[float] = collections.deque(maxlen=limit)
         self._lock = threading.Lock()
 
+    def free(self) -> int:
+        """Calls this budget would let through at once."""
+        with self._lock:
+            now = self._clock.monotonic()
+            return self._limit - sum(1 for sent in self._sent if sent > now - self._window)
+
     def try_acquire(self, request: Any, weight: int) -> None:
         with self._lock:
             now = self._clock.monotonic()
@@ -150,14 +163,21 @@ class MovingWindow(BaseCallRatePolicy):
 
 class RateBudget(APIBudget):
     """The CDK's APIBudget over one MovingWindow, waiting on the injected clock, and saying so when a wait is long
-    enough to notice (the CDK logs waits at debug level only). Counts the requests it let through."""
+    enough to notice (the CDK logs waits at debug level only). Counts the requests it let through, and keeps when it
+    let through each thread's last (the time its answer took is measured from there, the wait excluded)."""
 
     def __init__(self, requests_per_minute: int, clock: Clock = SYSTEM_CLOCK, window_seconds: float = RATE_WINDOW_SECONDS):
         self.window = MovingWindow(requests_per_minute, window_seconds, clock)
         super().__init__(policies=[self.window])
         self._clock = clock
         self._count_lock = threading.Lock()
+        self._admitted = threading.local()
         self.requests = 0
+        self.requests_per_second = requests_per_minute / window_seconds
+
+    def since_admitted(self) -> float:
+        """Seconds since this thread's last request left."""
+        return self._clock.monotonic() - self._admitted.at
 
     def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
         while True:
@@ -170,6 +190,7 @@ class RateBudget(APIBudget):
                 seconds = hit.time_to_wait.total_seconds()
                 (logger.info if seconds >= 1 else logger.debug)(f"waiting {seconds:.1f} s for the rate limit ({self.window})")
                 self._clock.sleep(seconds)
+        self._admitted.at = self._clock.monotonic()
         with self._count_lock:
             self.requests += 1
 
@@ -343,6 +364,8 @@ class ContactsApi:
         self._retries = retries
         self.budget = RateBudget(config.requests_per_minute, clock)
         self._session = LimiterSession(api_budget=self.budget)
+        for scheme in ("https://", "http://"):  # requests keeps 10 connections a host: pages in flight would reopen theirs
+            self._session.mount(scheme, HTTPAdapter(pool_connections=1, pool_maxsize=CONNECTIONS))
         self._session.auth = ApiKeyAuthenticator(config.api_key)
         self._errors = ContactsErrorHandler(config.api_key, config.base_url)
         self._backoff = RetryAfterBackoff(clock)
@@ -350,6 +373,24 @@ class ContactsApi:
         # Until the API has answered well once, a body that is not the API's means base_url is wrong; after, it is a
         # proxy or a bad moment of the server's.
         self.answered_well = False
+        self.latency: Optional[float] = None  # seconds an answer takes, a moving average; None until the first
+
+    def pages_in_flight(self) -> int:
+        """How many list pages a walk keeps in flight: what the rate budget can send while one answer is awaited
+        (Little's law: latency × rate), three times over so that the first minute's calls go out in a burst, as on a
+        fast server; 1 until an answer has been timed, at most MAX_PAGES_IN_FLIGHT. A fast server gets 1: pages
+        one after another, as before."""
+        if self.latency is None:
+            return 1
+        return max(1, min(MAX_PAGES_IN_FLIGHT, math.ceil(3 * self.latency * self.budget.requests_per_second)))
+
+    def requests_free(self) -> int:
+        """Requests the rate budget would let through at once."""
+        return self.budget.window.free()
+
+    def _timed(self) -> None:
+        sample = self.budget.since_admitted()
+        self.latency = sample if self.latency is None else self.latency + LATENCY_WEIGHT * (sample - self.latency)
 
     # --- endpoints ---------------------------------------------------------------------------------------------
 
@@ -438,6 +479,8 @@ class ContactsApi:
                 )
             except requests.RequestException as error:
                 answer = error
+            else:
+                self._timed()
             if isinstance(answer, requests.Response) and answer.is_redirect:
                 redirects += 1
                 request = self._redirected(request, answer, redirects)

@@ -27,6 +27,7 @@ deletes on close. Thread-safe: the lanes (lanes.py) write their answers in while
 
 import json
 import logging
+import math
 import sqlite3
 import threading
 from collections import Counter
@@ -78,6 +79,7 @@ class Account:
         # records were unknown when read, the pages the walk may cost.
         self._coming: Counter = Counter()
         self._demand = 0
+        self._wanted: float = 0  # the pages of the sync the walk under way may read ahead to
         self.pages = 0
 
     # --- main thread: matching ---------------------------------------------------------------------------------
@@ -122,7 +124,7 @@ class Account:
         """Pages of the walk up to the demand: a page that shows a record saves its look-up, one that does not is rent
         paid towards the walk."""
         while not self.complete and self.pages < self._demand:
-            self._next_page()
+            self._next_page(self._demand)
 
     def look_up(self, kind: str, key: str) -> Optional[dict]:
         """The requests for one key: `GET /v1/contacts/{id}`, or the searches for a phone number. What they find is
@@ -184,18 +186,21 @@ class Account:
                 row = self._db.execute("SELECT e164 FROM contacts WHERE e164 IS NOT NULL ORDER BY seq LIMIT 1").fetchone()
             if row is not None or self.complete:
                 return row[0] if row else None
-            self._next_page()
+            self._next_page(self.pages + 1)
 
     # --- walks ---------------------------------------------------------------------------------------------------
 
-    def _next_page(self) -> None:
-        """Reads the next page of the walk, if it has not ended."""
+    def _next_page(self, wanted: float) -> None:
+        """Reads the next page of the walk, if it has not ended. On a slow server the pages up to the `wanted`-th of
+        the sync (math.inf: to the end) are in flight meanwhile, and no page past it."""
         with self._walk_lock:
             if self.complete:
                 return
+            self._wanted = wanted
             if self._walk is None:
                 self._walk = ContactWalk(self._api)
-                self._pages = self._walk.pages()
+                before = self.pages
+                self._pages = self._walk.pages(lambda number: before + number <= self._wanted)
             page = next(self._pages)
             self.pages += 1
             self._absorb(page)
@@ -211,7 +216,7 @@ class Account:
 
     def _walk_rest(self) -> None:
         while not self.complete:
-            self._next_page()
+            self._next_page(math.inf)
         self._log_shared_phones()
 
     def _absorb(self, contacts: List[Mapping[str, Any]]) -> List[dict]:
@@ -297,7 +302,9 @@ class Account:
             yield from (contact_id for _, contact_id in chunk)
 
     def close(self) -> None:
-        """Removes the temporary database."""
+        """Ends a walk under way (its pages in flight) and removes the temporary database."""
+        if self._pages is not None:
+            self._pages.close()
         self._db.close()
 
     def _find(self, kind: str, key: str) -> Optional[dict]:

@@ -20,11 +20,12 @@ def clock():
 
 @pytest.fixture
 def sandbox_factory(clock):
-    """Starts sandboxes on free loopback ports and stops them after the test. `cls`: a SandboxAPI subclass."""
+    """Starts sandboxes on free loopback ports and stops them after the test, on the test's clock (their latency
+    too: a test of a slow server waits no real seconds). `cls`: a SandboxAPI subclass."""
     started = []
 
     def start(cls=SandboxAPI, **options) -> SandboxAPI:
-        api = cls(**{"api_key": API_KEY, "clock": clock.monotonic, **options}).start()
+        api = cls(**{"api_key": API_KEY, "clock": clock.monotonic, "elapse": clock.elapse, **options}).start()
         started.append(api)
         return api
 

@@ -7,6 +7,7 @@ interpreter start (1.5 s each) and lets the run share the test's virtual clock w
 60 s rate window takes no 60 s. `start_write` runs the installed executable instead, for what only a process
 shows (signals, the executable itself)."""
 
+import heapq
 import io
 import json
 import logging
@@ -14,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,23 +38,46 @@ class VirtualClock(Clock):
     """Time that moves only when the code under test sleeps: a sleep returns at once and moves this clock on by what
     was asked, so what a test reads of it is what the code decided, whatever the machine's speed. Lanes that sleep at
     once each move it, so waits can only come out longer than asked, never shorter. It starts at a whole number, so
-    that whole-second waits add up exactly."""
+    that whole-second waits add up exactly.
+
+    A sandbox that takes its time (latency) calls `elapse`, and from then on the clock is a schedule: every sleep
+    and elapse waits for its moment, and the clock moves to the earliest moment waited for once nothing has happened
+    for QUIET real seconds (no thread read the clock, slept or woke). Requests in flight so overlap in virtual time
+    as they would in real time: a test of 16 pages in flight at 3 s a request takes no 3 s. A request on its way
+    (between the budget's reading of the clock and the sandbox's) is work, and work rarely lasts QUIET; work that
+    lasts longer counts as time waited."""
 
     START = 1_000_000.0
+    QUIET = 0.05
 
     def __init__(self) -> None:
         self._skipped = 0.0
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._epoch = pendulum.now("UTC").replace(microsecond=0)  # on a whole second, as HTTP dates are
+        self._moments: List[float] = []  # heap of the moments waited for, in the schedule
+        self._scheduled = False
+        self._mover: Optional[threading.Thread] = None
+        self._last_event = time.monotonic()
         self.sleeps: List[float] = []
 
     def monotonic(self) -> float:
-        return self.START + self._skipped
+        with self._changed:
+            self._last_event = time.monotonic()
+            return self.START + self._skipped
 
     def sleep(self, seconds: float) -> None:
-        with self._lock:
+        with self._changed:
             self.sleeps.append(seconds)
-            self._skipped += max(0.0, seconds)
+            if not self._scheduled:
+                self._skipped += max(0.0, seconds)
+                return
+        self._wait(seconds)
+
+    def elapse(self, seconds: float) -> None:
+        """Waits `seconds` of this clock, as a server's latency: the clock becomes a schedule (see the class)."""
+        with self._changed:
+            self._scheduled = True
+        self._wait(seconds)
 
     def now(self) -> pendulum.DateTime:
         return self._epoch.add(seconds=self._skipped)
@@ -60,6 +85,36 @@ class VirtualClock(Clock):
     @property
     def slept(self) -> float:
         return sum(self.sleeps)
+
+    def _wait(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        with self._changed:
+            moment = self._skipped + seconds
+            heapq.heappush(self._moments, moment)
+            self._last_event = time.monotonic()
+            if self._mover is None:
+                self._mover = threading.Thread(target=self._move, name="virtual-clock", daemon=True)
+                self._mover.start()
+            self._changed.notify_all()
+            while self._skipped < moment:
+                self._changed.wait()
+            self._last_event = time.monotonic()
+
+    def _move(self) -> None:
+        """Moves the clock to the earliest moment waited for, each time all is quiet; ends when none is left."""
+        with self._changed:
+            while self._moments:
+                quiet_for = time.monotonic() - self._last_event
+                if quiet_for < self.QUIET:
+                    self._changed.wait(self.QUIET - quiet_for)
+                    continue
+                self._skipped = max(self._skipped, heapq.heappop(self._moments))
+                while self._moments and self._moments[0] <= self._skipped:
+                    heapq.heappop(self._moments)
+                self._last_event = time.monotonic()
+                self._changed.notify_all()
+            self._mover = None
 
 
 @dataclass

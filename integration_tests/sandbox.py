@@ -303,6 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 makes a client that opens 16 connections at once wait for SYN retries (1 s)
     block_on_close = False  # idle keep-alive connections must not hold up stop()
 
     def server_bind(self) -> None:
@@ -331,10 +332,12 @@ class SandboxAPI:
         drop_after_write_rate: float = 0.0,
         search_phones: bool = True,
         latency_ms: float = 0.0,
+        latency_ms_per_contact: float = 0.0,
         ignore_page: bool = False,
         echo_headers_in_errors: bool = False,
         fault_seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        elapse: Callable[[float], None] = time.sleep,
         **faults: Any,
     ):
         self.api_key, self.host, self.port = api_key, host, port
@@ -344,6 +347,9 @@ class SandboxAPI:
         self.error_rate, self.drop_rate, self.drop_after_write_rate = error_rate, drop_rate, drop_after_write_rate
         self.latency_ms, self.ignore_page, self.echo_headers_in_errors = latency_ms, ignore_page, echo_headers_in_errors
         self.clock = clock  # monotonic seconds: the rate window's time (tests share a virtual clock with the connector)
+        # A server's time to answer: latency_ms a request plus latency_ms_per_contact a contact listed, spent by
+        # `elapse` (tests pass their virtual clock's, so that no test waits it out).
+        self.latency_ms_per_contact, self.elapse = latency_ms_per_contact, elapse
         self.contacts: dict[str, dict] = {c["id"]: c for c in generate_contacts(contacts, seed)}
         self.throttled = 0
         self.most_in_flight = 0  # the most requests the sandbox held at once, from arrival to the end of the answer
@@ -505,8 +511,9 @@ class SandboxAPI:
             self.faults.stopping.wait()  # the connection stays open, unanswered, until the sandbox stops
             h.close_connection = True
             return
-        if self.latency_ms:
-            time.sleep(self.latency_ms / 1000)
+        latency_ms = self.latency_ms + (self.latency_ms_per_contact * len(payload) if not drop and listed else 0)
+        if latency_ms:
+            self.elapse(latency_ms / 1000)
         if drop:
             h.close_connection = True  # the socket closes with nothing written: no status line at all
             return
@@ -711,7 +718,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--drop-rate", type=float, default=0.0)
     parser.add_argument("--drop-after-write-rate", type=float, default=0.0)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="milliseconds each answer takes")
+    parser.add_argument("--latency-ms-per-contact", type=float, default=0.0, help="milliseconds more for each contact a list page holds")
     parser.add_argument("--fault-seed", type=int, default=0)
     parser.add_argument("--ignore-page", action="store_true")
     parser.add_argument("--echo-headers-in-errors", action="store_true")

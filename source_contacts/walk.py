@@ -20,7 +20,9 @@ Every listed contact is delivered, also one whose id was listed before (counted)
 import json
 import logging
 import sqlite3
-from typing import Any, Iterator, List, Mapping, Optional, Set, Tuple
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Set
 
 import pendulum
 from airbyte_cdk.models import AirbyteMessage
@@ -37,6 +39,7 @@ logger = logging.getLogger("airbyte")
 # value. The user reads the same counts in the WARN log line.
 GAPS_TRACE = "source-contacts-list-gaps"
 ID_CHUNK = 10_000  # ids per SQLite query: well under its limit of 32,766 parameters
+DOUBLINGS_AT_ONCE = 4  # page numbers the last-page search asks at once on a slow server
 
 
 class SeenIds:
@@ -116,47 +119,33 @@ class CheckedWalk:
 
     def _pass(self, walk: ContactWalk, seen: SeenIds, first: bool) -> Iterator[Page]:
         """Delivers one walk of the list; returns how the list moved during it (None: it did not)."""
-        last, sentinel = self._find_end(walk)
+        search = EndSearch(walk, self._api)
         self.began = self.began or walk.began
-        if last <= 1:  # the whole list is on page 1 (the search read the empty page 2): no boundary to slip past
-            yield self._delivered(sentinel, seen, first)
-            if sentinel:
-                yield []
-            return None
-        moved: Optional[str] = None
-        number = 0
-        for number, page in enumerate(walk.pages(), 1):
-            if number == last:
-                moved = _moved(sentinel, page, last)
-            yield self._delivered(page, seen, first)
+        try:
+            if search.one_page():  # the whole list is on page 1 (page 2 is empty): no boundary to slip past
+                yield self._delivered(search.first, seen, first)
+                if search.first:
+                    yield []
+                return None
+            moved: Optional[str] = None
+            number = 0
+            for number, page in enumerate(walk.pages(search.may_send), 1):
+                if number in search.guards:
+                    moved = moved or _moved(search.found[number], page, number)
+                yield self._delivered(page, seen, first)
+        finally:
+            search.stop()
+        last = search.low
         if number < last:
             moved = f"it ended at page {number}, before page {last} where it ended when the walk began"
         elif number > last + 1 and moved is None:  # the list grew past the sentinel: it must still be where it was, now
-            moved = _moved(sentinel, walk.read(last), last)
+            moved = _moved(search.found[last], walk.read(last), last)
         if first:  # the second pass reads the same gaps again
             self.counts["not_served"] += walk.unserved
         if moved:
             self.counts["list_moved"] += 1
             self._moved.append(moved)
         return moved
-
-    @staticmethod
-    def _find_end(walk: ContactWalk) -> Tuple[int, Page]:
-        """The number and contents of the last non-empty page (0 and [] for an empty list). A short page is taken
-        to be the last one: past a page the server served short mid-list, the sentinel does not see."""
-        low, low_page, high = 1, walk.read(1), None
-        if not low_page:
-            return 0, low_page
-        while high is None or high - low > 1:
-            number = low * 2 if high is None else (low + high) // 2
-            page = walk.read(number)
-            if not page:
-                high = number
-                continue
-            low, low_page = number, page
-            if len(page) < walk.limit:
-                break
-        return low, low_page
 
     def _delivered(self, page: Page, seen: SeenIds, first: bool) -> Page:
         keys = [contact_key(contact) for contact in page]
@@ -196,9 +185,116 @@ class CheckedWalk:
         return "Contacts read with gaps: " + "; ".join(parts) + "." if parts else None
 
 
-def _moved(sentinel: Page, now: Page, number: int) -> Optional[str]:
-    """How the contacts of page `number` moved since the sentinel was read (None: they did not)."""
-    before, after = [_identity(c) for c in sentinel], [_identity(c) for c in now]
+class EndSearch:
+    """The last page of the list, searched for beside the walk: page numbers doubled from 1 until a page is empty
+    (or short: taken to be the last one, as past a page the server served short mid-list the sentinel does not see),
+    then halved between the last page found and the first empty one.
+
+    The walk may send a page below the highest page found so far (`low`) before the search is done: that page,
+    read by the search before, becomes a guard. The walk reads each guard only once every page below it has been
+    answered, and compares it with what the search read: a move between the two readings shows there, as it shows
+    at the sentinel (the last page) for the pages read after it. On a fast server (one page in flight) the search
+    ends before the walk's first page, and the sentinel is the only guard: the requests, and their order, are a
+    sequential walk's. On a slow one the doubling asks DOUBLINGS_AT_ONCE page numbers at once (at most 3 read past
+    the end), and the walk keeps back of the rate budget what the search has left to ask, so that its last probes do
+    not queue behind the walk's pages."""
+
+    def __init__(self, walk: ContactWalk, api: ContactsApi):
+        self._walk, self._api = walk, api
+        self.first = walk.read(1)  # settles the limit
+        self.low, self.high = (1, None) if self.first else (0, 1)
+        self.found: Dict[int, List[str]] = {1: identities(self.first)} if self.first else {}  # pages read non-empty
+        self.guards: Set[int] = set()  # found pages the walk compares
+        self.done = not self.first
+        self._changed = threading.Condition()
+        self._stopping = False
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._run, name="end-search", daemon=True)
+        self._thread.start()
+
+    def one_page(self) -> bool:
+        """Whether the list ends on page 1; waits until page 2 has been read."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.done or self.low > 1 or self._error)
+            self._raise()
+            return self.done and self.low <= 1
+
+    def may_send(self, number: int) -> bool:
+        """The walk's gate (ReadAhead): pages below `low` while the search goes on, when pages go several at once;
+        after, up to the page past the last, then one at a time; a guard after every page below it is answered."""
+        ahead = self._walk.ahead
+        with self._changed:
+            self._raise()
+            if not self.done:
+                if not (self._api.pages_in_flight() > 1 and number < self.low and self._api.requests_free() > self._left()):
+                    return False
+                self.guards.add(self.low)
+            else:
+                self.guards.add(self.low)  # the sentinel
+                if number > self.low + 1 and number != ahead.next:
+                    return False
+            guard = number in self.guards
+        return not guard or ahead.answered_below(number)
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopping = True
+        self._thread.join()
+
+    def _left(self) -> int:
+        """The most requests the search may still send."""
+        return DOUBLINGS_AT_ONCE if self.high is None else (self.high - self.low - 1).bit_length()
+
+    def _run(self) -> None:
+        previous = (1, self.first)
+        try:
+            with ThreadPoolExecutor(DOUBLINGS_AT_ONCE, thread_name_prefix="end-search") as pool:
+                while not (self.done or self._stopping):
+                    if self.high is None:
+                        at_once = DOUBLINGS_AT_ONCE if self._api.pages_in_flight() > 1 else 1
+                        numbers = [self.low * 2**step for step in range(1, at_once + 1)]
+                    else:
+                        numbers = [(self.low + self.high) // 2]
+                    for number, page in zip(numbers, pool.map(self._walk.fetch, numbers)):
+                        previous = ContactWalk.check_repeat(number, page, previous)
+                        if self._found(number, page):
+                            break
+                    self._poke()
+        except BaseException as error:  # raised to the walk by its gate
+            with self._changed:
+                self._error = error
+        with self._changed:
+            self._changed.notify_all()
+        self._poke()
+
+    def _poke(self) -> None:
+        """Tells the walk's gate that the search moved on (outside this search's lock: the gate takes it)."""
+        if self._walk.ahead is not None:
+            self._walk.ahead.poke()
+
+    def _found(self, number: int, page: Page) -> bool:
+        """Takes in what page `number` holds; whether it bounds the search (later numbers of its round are moot)."""
+        with self._changed:
+            if page:
+                self.low = number
+                self.found[number] = identities(page)
+                if len(page) < self._walk.limit:
+                    self.high = number + 1
+            else:
+                self.high = number
+            self.done = self.high is not None and self.high - self.low <= 1
+            self._changed.notify_all()
+            return not page or self.high is not None and self.high == number + 1
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+def _moved(before: List[str], now: Page, number: int) -> Optional[str]:
+    """How the contacts of page `number` moved since the search read them (`before`: their identities; None: they
+    did not)."""
+    after = identities(now)
     if after[: len(before)] == before:
         return None
     if after and after[0] in before:
@@ -208,6 +304,6 @@ def _moved(sentinel: Page, now: Page, number: int) -> Optional[str]:
     return f"page {number} holds other contacts than when the walk began"
 
 
-def _identity(contact: Mapping[str, Any]) -> str:
-    """The id, or for a contact without one all that it holds."""
-    return contact_key(contact) or json.dumps(contact, sort_keys=True, default=str)
+def identities(page: Page) -> List[str]:
+    """Each contact's id, or for a contact without one all that it holds."""
+    return [contact_key(contact) or json.dumps(contact, sort_keys=True, default=str) for contact in page]

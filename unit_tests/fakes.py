@@ -15,8 +15,11 @@ SERVED = pendulum.datetime(2026, 11, 27, 4)  # when every scripted page is serve
 class ListingApi:
     """`refuse_above`: a larger limit is answered 400 with `refusal` (formatted with the maximum)."""
 
-    def __init__(self, pages: List[List[dict]], phone_search: bool = True, refuse_above: Optional[int] = None, refusal: str = ""):
+    def __init__(
+        self, pages: List[List[dict]], phone_search: bool = True, refuse_above: Optional[int] = None, refusal: str = "", width: int = 1
+    ):
         self.pages = pages
+        self.width = width  # pages in flight, as ContactsApi.pages_in_flight would say for a server of some latency
         self.phone_search = phone_search
         self.refuse_above, self.refusal = refuse_above, refusal
         self.calls: List[Tuple[str, Any]] = []
@@ -31,6 +34,12 @@ class ListingApi:
             raise error
         index = int(params["page"]) - 1
         return (self.pages[index] if index < len(self.pages) else []), SERVED.add(minutes=len(self.calls) - 1)
+
+    def pages_in_flight(self) -> int:
+        return self.width
+
+    def requests_free(self) -> int:
+        return 100
 
     def get(self, contact_id: str) -> Optional[dict]:
         self.calls.append(("get", contact_id))

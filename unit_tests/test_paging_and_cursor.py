@@ -1,3 +1,5 @@
+from collections import Counter
+
 import pendulum
 import pytest
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -5,7 +7,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from contacts_api.paging import ContactWalk
 from source_contacts.cursor import UpdatedAtCursor
 from source_contacts.pages import SharedPages
-from source_contacts.walk import CheckedWalk
+from source_contacts.walk import CheckedWalk, EndSearch
 from unit_tests.fakes import SERVED, ListingApi
 
 
@@ -72,13 +74,37 @@ def test_same_page_twice_stops_the_walk():
         list(ContactWalk(ListingApi([page, page]), 2).pages())
 
 
+def searched(api, page_size=100):
+    """The last-page search alone, to its end: (the last page's number, the pages it found non-empty)."""
+    search = EndSearch(ContactWalk(api, page_size), api)
+    search._thread.join()
+    return search.low, sorted(search.found)
+
+
 def test_the_sentinel_search_doubles_then_halves_the_page_number():
     api = ListingApi(pages_of(*[100] * 10, 0))
-    assert CheckedWalk._find_end(ContactWalk(api, 100)) == (10, api.pages[9])
+    assert searched(api) == (10, [1, 2, 4, 8, 10])
     assert [params["page"] for _, params in api.calls] == [1, 2, 4, 8, 16, 12, 10, 11]
     api = ListingApi(pages_of(100, 100, 100, 30))
-    assert CheckedWalk._find_end(ContactWalk(api, 100)) == (4, api.pages[3])  # a short page is the last
+    assert searched(api) == (4, [1, 2, 4])  # a short page is the last
     assert [params["page"] for _, params in api.calls] == [1, 2, 4]
+
+
+def test_on_a_slow_server_the_search_doubles_four_page_numbers_at_once():
+    api = ListingApi(pages_of(*[100] * 10, 0), width=3)
+    assert searched(api) == (10, [1, 2, 4, 8, 10])
+    pages = [params["page"] for _, params in api.calls]
+    assert pages[0] == 1 and sorted(pages[1:5]) == [2, 4, 8, 16] and pages[5:] == [12, 10, 11]
+
+
+@pytest.mark.parametrize("width", [1, 3, 16])
+def test_pages_in_flight_change_neither_the_pages_nor_the_requests(width):
+    """The same pages in the same order, and the requests of a sequential walk (the search's, then each page once)."""
+    api = ListingApi(pages_of(*[100] * 10, 0), width=width)
+    walk = CheckedWalk(api, 100, {})
+    assert list(walk.pages()) == api.pages and walk.complete
+    requested = Counter(params["page"] for _, params in api.calls)
+    assert requested == Counter([1, 2, 4, 8, 16, 12, 10, 11, *range(1, 12)])
 
 
 def test_shared_pages_walk_the_api_once_for_two_readers():
