@@ -65,7 +65,8 @@ def feed(pipe, data):
 def run(tree, script, verb, config, catalog, stdin=None):
     """One connector process: exit code, wall seconds (start to exit), RECORD count, ERROR trace messages."""
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
-        args, env = executable(tree, script)
+        program, env = executable(tree, script)
+        args = [*program, verb]
         for name, value in (("config", config), ("catalog", catalog)):
             path = Path(tmp) / f"{name}.json"
             path.write_text(json.dumps(value))
@@ -73,7 +74,7 @@ def run(tree, script, verb, config, catalog, stdin=None):
         records, errors = 0, []
         with open(Path(tmp) / "stderr", "wb") as err:
             started = time.monotonic()
-            proc = subprocess.Popen([args[0], verb, *args[1:]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env)
+            proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env)
             feeding = threading.Thread(target=feed, args=(proc.stdin, stdin or b""), daemon=True)
             feeding.start()
             for line in proc.stdout:
@@ -157,12 +158,29 @@ def row(scenario, latency, api, code, wall, notes):
     }
 
 
+def beside(path):
+    """(requests, wall_s, x_floor) by (scenario, latency_s), from the table of an earlier output of this script."""
+    found = {}
+    for line in path.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == len(COLUMNS) and cells[0] != "scenario" and not cells[0].startswith("---"):
+            found[(cells[0], cells[1])] = (cells[2], cells[3], cells[5])
+    return found
+
+
+def beside_source(path):
+    """What the earlier output says it ran: its 'Connector code' line."""
+    lines = [line for line in path.read_text().splitlines() if "Connector code: " in line]
+    return lines[0].split("Connector code: ")[1].split(";")[0] if lines else ""
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout whose connector code runs (default: this one)")
     parser.add_argument("--rows", default="source,destination", help="source, destination or both (default: both)")
     parser.add_argument("--latencies", default="0,0.5,1.5,3", help="sandbox seconds per request (default: 0,0.5,1.5,3)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-latency.md")
+    parser.add_argument("--beside", type=Path, help="an earlier output (another tree's): its requests and wall_s beside these")
     args = parser.parse_args()
     tree = args.tree.resolve()
     kinds = {"source": source_row, "destination": destination_row}
@@ -176,6 +194,12 @@ def main():
             rows.append(kinds[name](tree, latency if latency % 1 else int(latency)))
             done = rows[-1]
             print(f"  {name} at {latency} s: {done['wall_s']} s, {done['requests']} requests, exit {done['exit']}", file=sys.stderr)
+    columns = COLUMNS
+    if args.beside:
+        earlier = beside(args.beside)
+        for r in rows:
+            r["before_requests"], r["before_wall_s"], r["before_x_floor"] = earlier.get((r["scenario"], str(r["latency_s"])), ("",) * 3)
+        columns = COLUMNS[:-2] + ["before_requests", "before_wall_s", "before_x_floor"] + COLUMNS[-2:]
     commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     how = "its .venv" if (tree / ".venv" / "bin" / "source-contacts").exists() else f"PYTHONPATH with {PY}"
     notes = [f"- {r['scenario']} at {r['latency_s']} s: {note}" for r in rows for note in r["notes"]]
@@ -194,7 +218,8 @@ def main():
             f"as the account holds them, served at most {DESTINATION_CAP} a page: the walk, no write. wall_s: process start to exit. "
             "floor_s: 60 × floor((requests − 1) / 100) + latency_s. x_floor: wall_s / floor_s.",
             "",
-            table(rows, COLUMNS),
+            table(rows, columns),
+            *([f"before_*: `{args.beside.name}` ({beside_source(args.beside)})."] if args.beside else []),
             "",
             *notes,
         ]

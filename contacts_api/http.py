@@ -51,6 +51,8 @@ RATE_WINDOW_SECONDS = 61.0
 MAX_PAGES_IN_FLIGHT = 16
 # Connections kept per host: the walk's pages in flight, the last-page search beside them, the destination's lanes.
 CONNECTIONS = 32
+# Pages in flight per page the rate allows while an answer is awaited: 6 sends a minute's 100 in about 10 s.
+BURST = 6
 LATENCY_WEIGHT = 0.3  # of each answer's time in the moving average: a server that slows down is followed in a few pages
 
 Parsed = TypeVar("Parsed")
@@ -172,6 +174,7 @@ class RateBudget(APIBudget):
         self._clock = clock
         self._count_lock = threading.Lock()
         self._admitted = threading.local()
+        self._waiting = threading.Lock()
         self.requests = 0
         self.requests_per_second = requests_per_minute / window_seconds
 
@@ -180,16 +183,18 @@ class RateBudget(APIBudget):
         return self._clock.monotonic() - self._admitted.at
 
     def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
-        while True:
-            try:
-                self.window.try_acquire(request, weight=1)
-                break
-            except CallRateLimitHit as hit:
-                if not block:
-                    raise
-                seconds = hit.time_to_wait.total_seconds()
-                (logger.info if seconds >= 1 else logger.debug)(f"waiting {seconds:.1f} s for the rate limit ({self.window})")
-                self._clock.sleep(seconds)
+        # One caller waits for the window at a time, the others for it: one log line a wait, not one a page in flight.
+        with self._waiting:
+            while True:
+                try:
+                    self.window.try_acquire(request, weight=1)
+                    break
+                except CallRateLimitHit as hit:
+                    if not block:
+                        raise
+                    seconds = hit.time_to_wait.total_seconds()
+                    (logger.info if seconds >= 1 else logger.debug)(f"waiting {seconds:.1f} s for the rate limit ({self.window})")
+                    self._clock.sleep(seconds)
         self._admitted.at = self._clock.monotonic()
         with self._count_lock:
             self.requests += 1
@@ -377,12 +382,12 @@ class ContactsApi:
 
     def pages_in_flight(self) -> int:
         """How many list pages a walk keeps in flight: what the rate budget can send while one answer is awaited
-        (Little's law: latency × rate), three times over so that the first minute's calls go out in a burst, as on a
+        (Little's law: latency × rate), BURST times over so that the first minute's calls go out in seconds, as on a
         fast server; 1 until an answer has been timed, at most MAX_PAGES_IN_FLIGHT. A fast server gets 1: pages
         one after another, as before."""
         if self.latency is None:
             return 1
-        return max(1, min(MAX_PAGES_IN_FLIGHT, math.ceil(3 * self.latency * self.budget.requests_per_second)))
+        return max(1, min(MAX_PAGES_IN_FLIGHT, math.ceil(BURST * self.latency * self.budget.requests_per_second)))
 
     def requests_free(self) -> int:
         """Requests the rate budget would let through at once."""

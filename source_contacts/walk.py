@@ -22,7 +22,7 @@ import logging
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Set
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
 import pendulum
 from airbyte_cdk.models import AirbyteMessage
@@ -191,20 +191,23 @@ class EndSearch:
     then halved between the last page found and the first empty one.
 
     The walk may send a page below the highest page found so far (`low`) before the search is done: that page,
-    read by the search before, becomes a guard. The walk reads each guard only once every page below it has been
-    answered, and compares it with what the search read: a move between the two readings shows there, as it shows
-    at the sentinel (the last page) for the pages read after it. On a fast server (one page in flight) the search
-    ends before the walk's first page, and the sentinel is the only guard: the requests, and their order, are a
-    sequential walk's. On a slow one the doubling asks DOUBLINGS_AT_ONCE page numbers at once (at most 3 read past
-    the end), and the walk keeps back of the rate budget what the search has left to ask, so that its last probes do
-    not queue behind the walk's pages."""
+    read by the search before, becomes a guard. The walk reads each guard only once the pages sent while it was the
+    highest have been answered (the sentinel, the last page: once all below it have), and compares it with what the
+    search read: a move between the two readings shows there, as at the sentinel for the pages read after it.
+
+    On a fast server (one page in flight) the search ends before the walk's first page, and the sentinel is the only
+    guard: the requests, and their order, are a sequential walk's. On a slow one the doubling asks DOUBLINGS_AT_ONCE
+    page numbers at once (at most 3 read past the end), a round's pages are taken in at once (the walk sees the
+    highest, not each as a guard in turn), and the walk keeps back of the rate budget what the search has left to
+    ask, so that its last probes do not queue behind the walk's pages at the limit."""
 
     def __init__(self, walk: ContactWalk, api: ContactsApi):
         self._walk, self._api = walk, api
         self.first = walk.read(1)  # settles the limit
         self.low, self.high = (1, None) if self.first else (0, 1)
         self.found: Dict[int, List[str]] = {1: identities(self.first)} if self.first else {}  # pages read non-empty
-        self.guards: Set[int] = set()  # found pages the walk compares
+        # Found pages the walk compares, each with the page below which all must be answered before it is read.
+        self.guards: Dict[int, int] = {}
         self.done = not self.first
         self._changed = threading.Condition()
         self._stopping = False
@@ -228,13 +231,13 @@ class EndSearch:
             if not self.done:
                 if not (self._api.pages_in_flight() > 1 and number < self.low and self._api.requests_free() > self._left()):
                     return False
-                self.guards.add(self.low)
+                self.guards[self.low] = number + 1  # it guards this page, and those sent before it
             else:
-                self.guards.add(self.low)  # the sentinel
+                self.guards[self.low] = self.low  # the sentinel guards every page
                 if number > self.low + 1 and number != ahead.next:
                     return False
-            guard = number in self.guards
-        return not guard or ahead.answered_below(number)
+            below = self.guards.get(number)
+        return below is None or ahead.answered_below(below)
 
     def stop(self) -> None:
         with self._changed:
@@ -255,10 +258,11 @@ class EndSearch:
                         numbers = [self.low * 2**step for step in range(1, at_once + 1)]
                     else:
                         numbers = [(self.low + self.high) // 2]
+                    read = []
                     for number, page in zip(numbers, pool.map(self._walk.fetch, numbers)):
                         previous = ContactWalk.check_repeat(number, page, previous)
-                        if self._found(number, page):
-                            break
+                        read.append((number, page))
+                    self._found(read)
                     self._poke()
         except BaseException as error:  # raised to the walk by its gate
             with self._changed:
@@ -272,19 +276,21 @@ class EndSearch:
         if self._walk.ahead is not None:
             self._walk.ahead.poke()
 
-    def _found(self, number: int, page: Page) -> bool:
-        """Takes in what page `number` holds; whether it bounds the search (later numbers of its round are moot)."""
+    def _found(self, read: List[Tuple[int, Page]]) -> None:
+        """Takes in a round of pages read, in one step (the walk sees the highest page found at once, not each of
+        the round's pages as a guard in turn). The first empty or short page bounds it: those after it are moot."""
         with self._changed:
-            if page:
+            for number, page in read:
+                if not page:
+                    self.high = number
+                    break
                 self.low = number
                 self.found[number] = identities(page)
                 if len(page) < self._walk.limit:
                     self.high = number + 1
-            else:
-                self.high = number
+                    break
             self.done = self.high is not None and self.high - self.low <= 1
             self._changed.notify_all()
-            return not page or self.high is not None and self.high == number + 1
 
     def _raise(self) -> None:
         if self._error is not None:

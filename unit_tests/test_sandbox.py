@@ -449,6 +449,15 @@ def test_latency(http):
         assert time.monotonic() - start >= 0.1
 
 
+def test_latency_per_request_and_per_contact_listed_is_spent_by_the_given_elapse(http):
+    spent = []
+    with SandboxAPI(contacts=5, latency_ms=100, latency_ms_per_contact=10, elapse=spent.append) as api:
+        assert len(http.get(f"{api.url}/v1/contacts", params={"limit": 3}).json()) == 3
+        assert http.get(f"{api.url}/v1/contacts/{next(iter(api.contacts))}").status_code == 200
+        assert len(http.get(f"{api.url}/v1/contacts", params={"page": 2}).json()) == 0
+    assert spent == pytest.approx([0.13, 0.1, 0.1])
+
+
 # --- transport and inspection ------------------------------------------------------------------------
 
 
