@@ -303,8 +303,9 @@ class Account:
 
     def close(self) -> None:
         """Ends a walk under way (its pages in flight) and removes the temporary database."""
-        if self._pages is not None:
-            self._pages.close()
+        with self._walk_lock:
+            if self._pages is not None:
+                self._pages.close()
         self._db.close()
 
     def _find(self, kind: str, key: str) -> Optional[dict]:
