@@ -72,21 +72,26 @@ def test_a_slow_server_is_read_at_the_pace_of_the_rate_limit_with_the_records_st
 
 def test_a_list_that_moves_under_pages_in_flight_is_still_caught_and_every_contact_delivered(slow, clock):
     """Two contacts deleted from the front once page 3 is served, while pages 4 to 15 are in flight: whichever of
-    them the server serves after that is shifted back by two, so the first pass skips two contacts (and repeats two,
-    when the server served a later page before an earlier one). Page 16, which the search read before the walk sent
-    them, guards them: read again once they are answered, it shows the move, and the second pass delivers the two."""
+    them the server serves after that is shifted back by two. Served in the order they go out, the first pass skips
+    two contacts; served out of order, it skips two where an unshifted page is followed by a shifted one and repeats
+    two where a shifted one is followed by an unshifted one. Page 16, which the search read before the walk sent
+    them, guards them: read again once they are answered, it shows the move, and the second pass delivers exactly
+    what the first missed."""
     api = slow(3, contacts=600, churn_after_page=3, churn_deletes=2)
     listed = ids(api.snapshot())
     run, _ = timed_read(clock, api)
-    delivered, repeated = ids(run.records["contacts"]), run.gaps["duplicate_ids"]
-    assert set(delivered) == set(listed) and len(delivered) == len(listed) + repeated and repeated in (0, 2)
+    delivered, counted = ids(run.records["contacts"]), run.gaps
+    missed, repeated = counted["second_pass_delivered"], counted["duplicate_ids"]
+    first_pass = delivered[: len(delivered) - missed]
+    assert set(delivered) == set(listed) and len(set(first_pass)) == len(listed) - missed
+    assert len(first_pass) - len(set(first_pass)) == repeated and missed >= 2 and missed % 2 == repeated % 2 == 0
     assert run.warnings == [
         "Contacts read with gaps: "
-        + ("2 listed with an id listed before (delivered again); " if repeated else "")
+        + (f"{repeated} listed with an id listed before (delivered again); " if repeated else "")
         + "the list changed while it was read (page 16 shifted back by 2: contacts ahead of it were deleted); "
-        "a second pass delivered 2 the first had not seen."
+        f"a second pass delivered {missed} the first had not seen."
     ]
-    assert run.gaps == gaps(duplicate_ids=repeated, second_pass_delivered=2, list_moved=1)
+    assert counted == gaps(duplicate_ids=repeated, second_pass_delivered=missed, list_moved=1)
 
 
 def test_many_pages_in_flight_keep_the_rate_budget(slow, clock):
