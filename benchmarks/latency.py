@@ -1,6 +1,7 @@
 """Syncs against a slow server at the rate limit, in real time: how far above the floor the limit and latency allow.
 
-Usage: .venv/bin/python benchmarks/latency.py [--tree PATH] [--rows source,destination] [--latencies 0,0.5,1.5,3] [--out FILE]
+Usage: .venv/bin/python benchmarks/latency.py [--tree PATH] [--rows source,destination] [--latencies 0,0.5,1.5,3]
+       [--ms-per-contact MS] [--beside FILE] [--out FILE]
 
 Each row starts a fresh sandbox (integration_tests/sandbox.py, from this checkout) that allows 100 requests per 60 s
 and sleeps `latency_s` before each answer; the connector, configured with requests_per_minute 100, runs as a process:
@@ -11,6 +12,7 @@ and sleeps `latency_s` before each answer; the connector, configured with reques
   walks the whole account first, then finds nothing to change and nothing to delete. Only the walk's GETs may reach
   the sandbox.
 The floor is 60 s × floor((R − 1) / 100) + L for R requests at latency L: the API's limit, plus one answer's wait.
+`--ms-per-contact MS` makes each list answer MS ms longer per contact it holds (left out of the floor).
 `--tree PATH` runs the connector code of another checkout (its .venv's console scripts if it has them, else this
 checkout's Python with PYTHONPATH=PATH); the sandbox is always this checkout's.
 """
@@ -94,12 +96,20 @@ def run(tree, script, verb, config, catalog, stdin=None):
         return code, wall, records, errors
 
 
-def sandbox(contacts, cap, latency):
-    return SandboxAPI(contacts=contacts, api_key=API_KEY, max_limit=cap, requests_per_minute=RPM, latency_ms=latency * 1000)
+def sandbox(contacts, cap, latency, ms_per_contact):
+    """`ms_per_contact`: more latency for each contact a page lists (a heavy page takes longer)."""
+    return SandboxAPI(
+        contacts=contacts,
+        api_key=API_KEY,
+        max_limit=cap,
+        requests_per_minute=RPM,
+        latency_ms=latency * 1000,
+        latency_ms_per_contact=ms_per_contact,
+    )
 
 
-def source_row(tree, latency):
-    with sandbox(SOURCE_CONTACTS, SOURCE_CAP, latency) as api:
+def source_row(tree, latency, ms_per_contact):
+    with sandbox(SOURCE_CONTACTS, SOURCE_CAP, latency, ms_per_contact) as api:
         config = {"api_key": API_KEY, "base_url": api.url, "requests_per_minute": RPM}
         stream = {
             "name": "contacts",
@@ -115,8 +125,8 @@ def source_row(tree, latency):
         return row("source", latency, api, code, wall, notes + errors)
 
 
-def destination_row(tree, latency):
-    with sandbox(DESTINATION_CONTACTS, DESTINATION_CAP, latency) as api:
+def destination_row(tree, latency, ms_per_contact):
+    with sandbox(DESTINATION_CONTACTS, DESTINATION_CAP, latency, ms_per_contact) as api:
         config = {"api_key": API_KEY, "base_url": api.url, "requests_per_minute": RPM, "delete_absent_contacts": True}
         stream = {"name": "contacts", "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]}
         catalog = {"streams": [{"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}
@@ -179,6 +189,7 @@ def main():
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout whose connector code runs (default: this one)")
     parser.add_argument("--rows", default="source,destination", help="source, destination or both (default: both)")
     parser.add_argument("--latencies", default="0,0.5,1.5,3", help="sandbox seconds per request (default: 0,0.5,1.5,3)")
+    parser.add_argument("--ms-per-contact", type=float, default=0.0, help="sandbox milliseconds more per contact listed (default 0)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-latency.md")
     parser.add_argument("--beside", type=Path, help="an earlier output (another tree's): its requests and wall_s beside these")
     args = parser.parse_args()
@@ -191,7 +202,7 @@ def main():
     rows = []
     for name in wanted:
         for latency in latencies:
-            rows.append(kinds[name](tree, latency if latency % 1 else int(latency)))
+            rows.append(kinds[name](tree, latency if latency % 1 else int(latency), args.ms_per_contact))
             done = rows[-1]
             print(f"  {name} at {latency} s: {done['wall_s']} s, {done['requests']} requests, exit {done['exit']}", file=sys.stderr)
     columns = COLUMNS
