@@ -2,7 +2,9 @@
 page numbers from 1, at the largest page the server serves, to the first empty page; on a slow server, several pages
 in flight at once, delivered in order."""
 
+import functools
 import itertools
+import math
 import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,8 +33,9 @@ def always(number: int) -> bool:
 class ReadAhead:
     """Pages fetched on a thread pool and delivered in page order: at most `width()` fetched and not yet delivered
     (the pages held ahead, so memory stays bounded), each sent only once `may_send(number)` allows it; the gate is
-    asked again whenever an answer arrives or `poke` is called. A fetch's failure is raised where its page would
-    have been delivered.
+    asked again whenever an answer arrives or `poke` is called. Once a page is answered empty (the list ends there),
+    no page after it is sent, even before the pages ahead of it are delivered. A fetch's failure is raised where its
+    page would have been delivered.
 
     Why not the CDK's concurrent framework (ConcurrentSourceAdapter, ThreadPoolManager, partitions): it reads
     partitions concurrently and emits their records as each finishes, in no set order, with states per partition.
@@ -45,6 +48,7 @@ class ReadAhead:
         self._changed = threading.Condition()
         self._futures: Dict[int, Future] = {}  # sent and not yet delivered, by page number
         self._next_send = 1
+        self._end = math.inf  # the first page answered empty
         self.next = 1  # the page to deliver next
 
     def answered_below(self, number: int) -> bool:
@@ -74,13 +78,19 @@ class ReadAhead:
 
     def _ready(self, pool: ThreadPoolExecutor) -> bool:
         """Sends what may be sent; whether the next page has been answered."""
-        while len(self._futures) < self._width() and self._may_send(self._next_send):
+        while self._next_send < self._end and len(self._futures) < self._width() and self._may_send(self._next_send):
             future = pool.submit(self._fetch, self._next_send)
             self._futures[self._next_send] = future
+            future.add_done_callback(functools.partial(self._answered, self._next_send))
             self._next_send += 1
-            future.add_done_callback(lambda _: self.poke())
         future = self._futures.get(self.next)
         return future is not None and future.done()
+
+    def _answered(self, number: int, future: Future) -> None:
+        with self._changed:
+            if not future.cancelled() and future.exception() is None and not future.result():
+                self._end = min(self._end, number)
+            self._changed.notify_all()
 
 
 class ContactWalk:

@@ -76,15 +76,17 @@ def test_a_list_that_moves_under_pages_in_flight_is_still_caught_and_every_conta
     two contacts; served out of order, it skips two where an unshifted page is followed by a shifted one and repeats
     two where a shifted one is followed by an unshifted one. Page 16, which the search read before the walk sent
     them, guards them: read again once they are answered, it shows the move, and the second pass delivers exactly
-    what the first missed."""
+    what the first missed. The two deleted were in the list for only part of the sync: delivered if page 1 was
+    served before page 3, not after."""
     api = slow(3, contacts=600, churn_after_page=3, churn_deletes=2)
     listed = ids(api.snapshot())
     run, _ = timed_read(clock, api)
     delivered, counted = ids(run.records["contacts"]), run.gaps
     missed, repeated = counted["second_pass_delivered"], counted["duplicate_ids"]
-    first_pass = delivered[: len(delivered) - missed]
-    assert set(delivered) == set(listed) and len(set(first_pass)) == len(listed) - missed
-    assert len(first_pass) - len(set(first_pass)) == repeated and missed >= 2 and missed % 2 == repeated % 2 == 0
+    first_pass, second_pass = delivered[: len(delivered) - missed], delivered[len(delivered) - missed :]
+    assert set(listed[2:]) <= set(delivered) <= set(listed)
+    assert len(set(second_pass)) == missed >= 2 and not set(second_pass) & set(first_pass)
+    assert len(first_pass) - len(set(first_pass)) == repeated and missed % 2 == repeated % 2 == 0
     assert run.warnings == [
         "Contacts read with gaps: "
         + (f"{repeated} listed with an id listed before (delivered again); " if repeated else "")
@@ -128,6 +130,6 @@ def test_the_destinations_walk_keeps_pages_in_flight_and_reads_past_the_end_only
     assert Counter(pages) == Counter(int(page) for page, _ in list_requests(fast)) + Counter(range(32, max(pages) + 1))
     # Page 1 alone (it settles the page size), then 16 in flight: pages 2 to 17, then 18 to 31 and on as answers
     # come. What was in flight when the empty page 31 came is read past the end (15 at most) and waited for.
-    assert 31 < max(pages) <= 31 + 15
+    assert 31 <= max(pages) <= 31 + 15
     # Four latencies, sequentially 31; one more is slack for a busy machine, as above.
     assert seconds <= 5 * 3
