@@ -1,6 +1,7 @@
 """ReadAhead: pages fetched on threads, answered in any order, delivered in page order, never more held than its width."""
 
 import threading
+import time
 
 import pytest
 
@@ -14,6 +15,7 @@ class Server:
         self.released = {number: threading.Event() for number in range(1, pages + 2)}
         self.sent = []
         self.most_in_flight = self._in_flight = 0
+        self.answered = threading.Event()  # an empty page was answered
         self._lock = threading.Lock()
 
     def fetch(self, number: int):
@@ -28,7 +30,10 @@ class Server:
             self._in_flight -= 1
         if number == 13:
             raise RuntimeError("page 13 failed")
-        return [{"id": str(number)}] if number < len(self.released) else []
+        page = [{"id": str(number)}] if number < len(self.released) else []
+        if not page:
+            self.answered.set()
+        return page
 
 
 def test_pages_answered_out_of_order_are_delivered_in_order_and_no_more_are_held_than_the_width():
@@ -76,3 +81,17 @@ def test_a_failed_page_raises_where_it_would_have_been_delivered_and_nothing_is_
     sent = list(server.sent)
     assert sent == sorted(sent) and max(sent) <= 16  # four held at most: 13 and what went out while it was awaited
     assert server.sent == sent  # the generator's end waited for what was in flight and sent nothing more
+
+
+def test_no_page_is_sent_after_one_answered_empty_though_pages_before_it_are_still_awaited():
+    server = Server(2)  # page 3 is empty: the end
+    pages = ReadAhead(server.fetch, lambda: 3).pages(1)
+    server.released[1].set()
+    assert next(pages) == [{"id": "1"}]  # pages 1 to 3 went out
+    server.released[3].set()
+    assert server.answered.wait(10)
+    time.sleep(0.1)  # for the answer's callback, on the fetching thread
+    server.released[2].set()  # a slot is free now, but page 4 would be past the end
+    assert [next(pages), next(pages)] == [[{"id": "2"}], []]
+    pages.close()
+    assert sorted(server.sent) == [1, 2, 3]
