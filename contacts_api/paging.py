@@ -144,9 +144,8 @@ class ContactWalk:
         """Page `number` at the walk's limit, alone. The first page read settles the limit."""
         refused_before: Optional[Refused] = None
         while True:
-            params = {"limit": self.limit, "page": number, **self._filters}
             try:
-                page, served = self._api.list(params, REFUSALS if self._may_shrink and not self._sized else ())
+                page, served = self._api.list(self._params(number), REFUSALS if self._may_shrink and not self._sized else ())
                 break
             except Refused as refused:
                 self.limit = self._smaller(refused, refused_before)
@@ -161,8 +160,11 @@ class ContactWalk:
 
     def fetch(self, number: int) -> Page:
         """Page `number` at the limit the first page settled (for pages in flight: no state of the walk changes)."""
-        page, _ = self._api.list({"limit": self.limit, "page": number, **self._filters})
+        page, _ = self._api.list(self._params(number))
         return page
+
+    def _params(self, number: int) -> Dict[str, Any]:
+        return {"limit": self.limit, "page": number, **self._filters}
 
     @staticmethod
     def check_repeat(number: int, page: Page, before: Optional[Tuple[int, Page]]) -> Tuple[int, Page]:

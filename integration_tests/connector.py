@@ -42,14 +42,15 @@ class VirtualClock(Clock):
 
     A sandbox that takes its time (latency) calls `elapse`, and from then on the clock is a schedule: every sleep
     and elapse waits for its moment, and the clock moves to the earliest moment waited for once nothing has happened
-    for QUIET real seconds (no thread read the clock, slept or woke) and the process then spends no CPU for a
-    moment: every thread waits. Requests in flight so overlap in virtual time as they would in real time: a test of
+    for QUIET real seconds (no thread read the clock, slept or woke) and the process then spends no CPU for IDLE
+    seconds: every thread waits. Requests in flight so overlap in virtual time as they would in real time: a test of
     16 pages in flight at 3 s a request takes no 3 s. A request on its way (between the budget's reading of the
     clock and the sandbox's) or a page being taken in is work, which holds the clock; only a machine so busy that
     this process gets no CPU for that moment could let the clock move under it."""
 
     START = 1_000_000.0
-    QUIET = 0.05
+    QUIET = 0.02
+    IDLE = 0.01  # seconds of the process's CPU watched, after QUIET, for a thread at work
 
     def __init__(self) -> None:
         self._skipped = 0.0
@@ -111,8 +112,8 @@ class VirtualClock(Clock):
                 if quiet_for < self.QUIET:
                     self._changed.wait(self.QUIET - quiet_for)
                     continue
-                self._changed.wait(self.QUIET / 5)
-                if time.process_time() - cpu > self.QUIET / 10 or time.monotonic() - self._last_event < self.QUIET:
+                self._changed.wait(self.IDLE)
+                if time.process_time() - cpu > self.IDLE / 2 or time.monotonic() - self._last_event < self.QUIET:
                     continue  # a thread of this process is at work (a request on its way, a page taken in): not yet
                 self._skipped = max(self._skipped, heapq.heappop(self._moments))
                 while self._moments and self._moments[0] <= self._skipped:

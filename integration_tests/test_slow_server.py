@@ -29,32 +29,27 @@ from integration_tests.connector import source_catalog as catalog
 SLOW = {"contacts": 2_000, "max_limit": 20, "requests_per_minute": 100}
 
 
-def timed_read(clock, api, streams=("contacts",), **config):
+def timed_read(clock, api, tmp_path, streams=("contacts",), **config):
     start = clock.monotonic()
-    run = run_connector(
-        "source-contacts", "read", api.test_folder, source_config(api, requests_per_minute=100, **config), catalog(*streams)
-    )
+    run = run_connector("source-contacts", "read", tmp_path, source_config(api, requests_per_minute=100, **config), catalog(*streams))
     assert run.returncode == 0, run.stderr
     return run, clock.monotonic() - start
 
 
 @pytest.fixture
-def slow(sandbox_factory, tmp_path):
-    def start(latency_s: float, **options):
-        api = sandbox_factory(**{**SLOW, **options}, latency_ms=latency_s * 1000)
-        api.test_folder = tmp_path
-        return api
-
-    return start
+def slow(sandbox_factory):
+    return lambda latency_s, **options: sandbox_factory(**{**SLOW, **options}, latency_ms=latency_s * 1000)
 
 
 @pytest.mark.parametrize("latency_s", [0.5, 1.5, 3])
-def test_a_slow_server_is_read_at_the_pace_of_the_rate_limit_with_the_records_states_and_requests_of_a_fast_one(slow, clock, latency_s):
+def test_a_slow_server_is_read_at_the_pace_of_the_rate_limit_with_the_records_states_and_requests_of_a_fast_one(
+    slow, clock, tmp_path, latency_s
+):
     fast = slow(0)
-    fast_run, fast_s = timed_read(clock, fast, ("contacts", "contact_tags"))
+    fast_run, fast_s = timed_read(clock, fast, tmp_path, ("contacts", "contact_tags"))
     assert fast_s == 61 and fast.most_in_flight == 1  # a fast server: one page after another, one wait for the limit
     api = slow(latency_s)
-    run, seconds = timed_read(clock, api, ("contacts", "contact_tags"))
+    run, seconds = timed_read(clock, api, tmp_path, ("contacts", "contact_tags"))
     assert run.records == fast_run.records and run.records["contacts"] == [as_emitted(c) for c in api.snapshot()]
     assert run.states == fast_run.states
     # The walk's pages and the search's, each as often as on the fast server; the doubling asked four page numbers at
@@ -70,7 +65,7 @@ def test_a_slow_server_is_read_at_the_pace_of_the_rate_limit_with_the_records_st
     assert fast_s + latency_s < seconds <= 61 + 5 * max(latency_s, 1)
 
 
-def test_a_list_that_moves_under_pages_in_flight_is_still_caught_and_every_contact_delivered(slow, clock):
+def test_a_list_that_moves_under_pages_in_flight_is_still_caught_and_every_contact_delivered(slow, clock, tmp_path):
     """Two contacts deleted from the front once page 3 is served, while pages 4 to 15 are in flight: whichever of
     them the server serves after that is shifted back by two. Served in the order they go out, the first pass skips
     two contacts; served out of order, it skips two where an unshifted page is followed by a shifted one and repeats
@@ -80,7 +75,7 @@ def test_a_list_that_moves_under_pages_in_flight_is_still_caught_and_every_conta
     served before page 3, not after."""
     api = slow(3, contacts=600, churn_after_page=3, churn_deletes=2)
     listed = ids(api.snapshot())
-    run, _ = timed_read(clock, api)
+    run, _ = timed_read(clock, api, tmp_path)
     delivered, counted = ids(run.records["contacts"]), run.gaps
     missed, repeated = counted["second_pass_delivered"], counted["duplicate_ids"]
     first_pass, second_pass = delivered[: len(delivered) - missed], delivered[len(delivered) - missed :]
@@ -96,10 +91,10 @@ def test_a_list_that_moves_under_pages_in_flight_is_still_caught_and_every_conta
     assert counted == gaps(duplicate_ids=repeated, second_pass_delivered=missed, list_moved=1)
 
 
-def test_many_pages_in_flight_keep_the_rate_budget(slow, clock):
+def test_many_pages_in_flight_keep_the_rate_budget(slow, clock, tmp_path):
     """3,000 contacts at 3 s a page: 167 requests, 16 pages in flight at most, and not one 429."""
     api = slow(3, contacts=3_000)
-    run, seconds = timed_read(clock, api)
+    run, seconds = timed_read(clock, api, tmp_path)
     assert len(run.records["contacts"]) == 3_000 and len(api.requests) == 167
     assert api.throttled == 0 and api.early_requests == 0 and api.most_in_flight <= 16 + 4
     sent = sorted(request.received_at for request in api.requests)
